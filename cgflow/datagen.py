@@ -1,0 +1,383 @@
+"""OpenMM recipes that produced the reference data in ``data/``.
+
+Run ``python -m cgflow.datagen ala2`` (or ``make data``) to regenerate a dataset from
+nothing. Generation is resumable: every trajectory runs in chunks, each chunk is written
+atomically to a work folder together with the OpenMM state it ended in, and a later run
+continues after the last complete chunk. When all chunks exist the chunks are assembled
+into the files in ``data/`` and ``data/MANIFEST.json`` records their checksums and
+provenance.
+
+Units: nm, ps, amu, kJ/mol, K (OpenMM's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mdtraj
+import numpy as np
+
+from . import __version__
+from .cgmap import cg_topology, force_map_matrix
+from .manifest import update_manifest
+from .units import ns_per_day
+
+try:
+    import openmm
+    import openmm.app as app
+    import openmm.unit as unit
+except ImportError as error:  # pragma: no cover - exercised only without the [data] extra
+    raise ImportError("cgflow.datagen needs OpenMM: pip install 'cgflow[data]'") from error
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one dataset is simulated and saved. Times in ps, temperature in K, masses in amu."""
+
+    name: str
+    description: str
+    forcefield: tuple[str, ...]
+    solvent: str
+    bead_names: tuple[tuple[str, str], ...]  # (residue name, atom name) per bead, in order
+    temperature: float = 300.0
+    friction: float = 1.0  # 1/ps
+    timestep: float = 0.002
+    hydrogen_mass: float | None = None
+    platform: str = "Reference"
+    n_trajectories: int = 4
+    trajectory_length: float = 100_000.0
+    chunk_length: float = 5_000.0
+    save_interval: float = 2.0
+    allatom_interval: float = 50.0
+    equilibration: float = 100.0
+    seed: int = 2023
+
+    @property
+    def steps_per_save(self) -> int:
+        return _whole(self.save_interval / self.timestep, "save interval / time step")
+
+    @property
+    def frames_per_chunk(self) -> int:
+        return _whole(self.chunk_length / self.save_interval, "chunk length / save interval")
+
+    @property
+    def chunks_per_trajectory(self) -> int:
+        return _whole(self.trajectory_length / self.chunk_length, "trajectory length / chunk length")
+
+    @property
+    def allatom_stride(self) -> int:
+        return _whole(self.allatom_interval / self.save_interval, "all-atom interval / save interval")
+
+
+def _whole(ratio: float, what: str) -> int:
+    rounded = round(ratio)
+    if rounded < 1 or abs(ratio - rounded) > 1e-6:
+        raise ValueError(f"{what} must be a positive whole number, got {ratio}")
+    return rounded
+
+
+ALA2 = Recipe(
+    name="ala2",
+    description="Capped alanine dipeptide (ACE-ALA-NME), AMBER ff99SB-ILDN, OBC implicit solvent, 300 K",
+    forcefield=("amber99sbildn.xml", "amber99_obc.xml"),
+    solvent="OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff",
+    bead_names=(("ACE", "C"), ("ALA", "N"), ("ALA", "CA"), ("ALA", "C"), ("NME", "N")),
+)
+
+RECIPES = {recipe.name: recipe for recipe in (ALA2,)}
+
+
+def _place(a: np.ndarray, b: np.ndarray, c: np.ndarray, bond: float, angle: float, torsion: float) -> np.ndarray:
+    """Position of atom d with |cd| = bond, angle(b, c, d) and torsion(a, b, c, d) in degrees."""
+    bc = (c - b) / np.linalg.norm(c - b)
+    normal = np.cross(b - a, bc)
+    normal /= np.linalg.norm(normal)
+    in_plane = np.cross(normal, bc)
+    theta, phi = np.radians(angle), np.radians(torsion)
+    return c + bond * (-np.cos(theta) * bc + np.sin(theta) * np.cos(phi) * in_plane + np.sin(theta) * np.sin(phi) * normal)
+
+
+def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, unit.Quantity]:
+    """ACE-ALA-NME built from a Z-matrix of standard peptide geometry (bonds in angstrom).
+
+    The heavy atoms start in the C7eq basin (phi = -80, psi = 75 degrees) with trans peptide
+    bonds and L-chirality (improper N-C-CA-CB = +122.5 degrees); OpenMM adds the hydrogens.
+    """
+    x = {"CH3": np.zeros(3), "C0": np.array([1.52, 0.0, 0.0])}
+    x["N"] = x["C0"] + 1.335 * np.array([np.cos(np.radians(63.8)), np.sin(np.radians(63.8)), 0.0])
+    x["CA"] = _place(x["CH3"], x["C0"], x["N"], 1.458, 121.7, 180.0)
+    x["C"] = _place(x["C0"], x["N"], x["CA"], 1.525, 111.2, -80.0)
+    x["N2"] = _place(x["N"], x["CA"], x["C"], 1.335, 116.2, 75.0)
+    x["C2"] = _place(x["CA"], x["C"], x["N2"], 1.449, 121.7, 180.0)
+    x["O0"] = _place(x["CA"], x["N"], x["C0"], 1.229, 122.7, 0.0)
+    x["O"] = _place(x["C2"], x["N2"], x["C"], 1.229, 122.7, 0.0)
+    x["CB"] = _place(x["N"], x["C"], x["CA"], 1.530, 110.5, 122.5)
+    residues = [
+        ("ACE", [("CH3", "CH3"), ("C", "C0"), ("O", "O0")]),
+        ("ALA", [("N", "N"), ("CA", "CA"), ("C", "C"), ("O", "O"), ("CB", "CB")]),
+        ("NME", [("N", "N2"), ("C", "C2")]),
+    ]
+    topology = app.Topology()
+    chain = topology.addChain()
+    positions = []
+    for residue_name, atoms in residues:
+        residue = topology.addResidue(residue_name, chain)
+        for atom_name, key in atoms:
+            topology.addAtom(atom_name, app.Element.getBySymbol(atom_name[0]), residue)
+            positions.append(openmm.Vec3(*(x[key] / 10.0)))
+    topology.createStandardBonds()
+    modeller = app.Modeller(topology, unit.Quantity(positions, unit.nanometer))
+    modeller.addHydrogens(forcefield)
+    return modeller.topology, modeller.positions
+
+
+BUILDERS = {"ala2": build_alanine_dipeptide}
+
+
+def bead_atoms(recipe: Recipe, topology: mdtraj.Topology) -> list[int]:
+    """Atom indices of the beads named by ``recipe.bead_names``, in chain order."""
+    indices = []
+    for residue_name, atom_name in recipe.bead_names:
+        matches = [a.index for a in topology.atoms if a.residue.name == residue_name and a.name == atom_name]
+        if len(matches) != 1:
+            raise ValueError(f"{recipe.name}: expected one atom {residue_name}:{atom_name}, found {len(matches)}")
+        indices.append(matches[0])
+    return indices
+
+
+class Generator:
+    """Builds the system of a recipe and runs its trajectories chunk by chunk."""
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+        self.forcefield = app.ForceField(*recipe.forcefield)
+        self.topology, self.initial_positions = BUILDERS[recipe.name](self.forcefield)
+        self.md_topology = mdtraj.Topology.from_openmm(self.topology)
+        self.bead_atoms = bead_atoms(recipe, self.md_topology)
+        self.force_map = force_map_matrix(self.md_topology, self.bead_atoms)
+
+    def system(self) -> openmm.System:
+        extra = {} if self.recipe.hydrogen_mass is None else {"hydrogenMass": self.recipe.hydrogen_mass * unit.amu}
+        return self.forcefield.createSystem(
+            self.topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds, **extra
+        )
+
+    def simulation(self, seed: int) -> app.Simulation:
+        recipe = self.recipe
+        integrator = openmm.LangevinMiddleIntegrator(
+            recipe.temperature * unit.kelvin, recipe.friction / unit.picosecond, recipe.timestep * unit.picosecond
+        )
+        integrator.setRandomNumberSeed(seed)
+        platform = openmm.Platform.getPlatformByName(recipe.platform)
+        return app.Simulation(self.topology, self.system(), integrator, platform)
+
+    def equilibrated_state(self, trajectory: int) -> openmm.State:
+        """Minimised structure, Maxwell-Boltzmann velocities, ``recipe.equilibration`` ps of MD."""
+        recipe = self.recipe
+        simulation = self.simulation(_seed(recipe, trajectory, chunk=-1))
+        simulation.context.setPositions(self.initial_positions)
+        simulation.minimizeEnergy()
+        simulation.context.setVelocitiesToTemperature(recipe.temperature * unit.kelvin, _seed(recipe, trajectory, -2))
+        simulation.step(_whole(recipe.equilibration / recipe.timestep, "equilibration / time step"))
+        return simulation.context.getState(getPositions=True, getVelocities=True)
+
+    def run_chunk(self, start: openmm.State, trajectory: int, chunk: int) -> dict[str, np.ndarray]:
+        """One chunk of MD from ``start``: CG positions (nm), aggregated CG forces (kJ/mol/nm),
+        potential energies (kJ/mol), all-atom positions (nm) and the final state as XML."""
+        recipe = self.recipe
+        simulation = self.simulation(_seed(recipe, trajectory, chunk))
+        simulation.context.setState(start)
+        n = recipe.frames_per_chunk
+        positions = np.empty((n, self.md_topology.n_atoms, 3), dtype=np.float32)
+        forces = np.empty_like(positions)
+        energies = np.empty(n, dtype=np.float64)
+        for frame in range(n):
+            simulation.step(recipe.steps_per_save)
+            state = simulation.context.getState(getPositions=True, getForces=True, getEnergy=True)
+            positions[frame] = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+            forces[frame] = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+            energies[frame] = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        if not (np.isfinite(positions).all() and np.isfinite(forces).all()):
+            raise FloatingPointError(f"{recipe.name}: trajectory {trajectory} chunk {chunk} produced non-finite values")
+        final = simulation.context.getState(getPositions=True, getVelocities=True)
+        return {
+            "positions": positions[:, self.bead_atoms],
+            "forces": np.einsum("ba,fad->fbd", self.force_map, forces).astype(np.float32),
+            "potential_energy": energies,
+            "allatom_positions": positions[:: recipe.allatom_stride],
+            "state": np.array(openmm.XmlSerializer.serialize(final)),
+        }
+
+
+def _seed(recipe: Recipe, trajectory: int, chunk: int) -> int:
+    """Distinct, reproducible integrator seeds per trajectory and chunk (OpenMM needs > 0)."""
+    return recipe.seed * 100_003 + trajectory * 1_009 + chunk + 3
+
+
+def chunk_path(workdir: Path, trajectory: int, chunk: int) -> Path:
+    return workdir / f"traj{trajectory:02d}" / f"chunk{chunk:04d}.npz"
+
+
+def completed_chunks(recipe: Recipe, workdir: Path, trajectory: int) -> int:
+    """Number of consecutive complete chunks of a trajectory; partial files never count."""
+    count = 0
+    while count < recipe.chunks_per_trajectory and chunk_path(workdir, trajectory, count).exists():
+        count += 1
+    return count
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int) -> float:
+    """Run (or continue) one trajectory to its full length; returns the speed in ns/day."""
+    generator = Generator(recipe)
+    done = completed_chunks(recipe, workdir, trajectory)
+    if done == recipe.chunks_per_trajectory:
+        return float("nan")
+    if done == 0:
+        state = generator.equilibrated_state(trajectory)
+    else:
+        with np.load(chunk_path(workdir, trajectory, done - 1)) as previous:
+            state = openmm.XmlSerializer.deserialize(str(previous["state"]))
+    speeds = []
+    for chunk in range(done, recipe.chunks_per_trajectory):
+        start = time.perf_counter()
+        arrays = generator.run_chunk(state, trajectory, chunk)
+        elapsed = time.perf_counter() - start
+        _write_atomically(chunk_path(workdir, trajectory, chunk), arrays)
+        state = openmm.XmlSerializer.deserialize(str(arrays["state"]))
+        speeds.append(ns_per_day(recipe.chunk_length, elapsed))
+        print(
+            f"[{recipe.name}] trajectory {trajectory} chunk {chunk + 1}/{recipe.chunks_per_trajectory}"
+            f" done at {speeds[-1]:.0f} ns/day",
+            flush=True,
+        )
+    return float(np.mean(speeds))
+
+
+def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) -> list[Path]:
+    """Concatenate complete chunks into the dataset files and record them in the manifest."""
+    missing = [
+        (t, completed_chunks(recipe, workdir, t))
+        for t in range(recipe.n_trajectories)
+        if completed_chunks(recipe, workdir, t) < recipe.chunks_per_trajectory
+    ]
+    if missing:
+        raise RuntimeError(f"{recipe.name}: incomplete trajectories (index, chunks done): {missing}; run again to resume")
+    generator = Generator(recipe)
+    out = data_dir / recipe.name
+    out.mkdir(parents=True, exist_ok=True)
+    per_trajectory = []
+    for t in range(recipe.n_trajectories):
+        chunks = [np.load(chunk_path(workdir, t, c)) for c in range(recipe.chunks_per_trajectory)]
+        per_trajectory.append({key: np.concatenate([c[key] for c in chunks]) for key in ("positions", "forces", "allatom_positions")})
+    lengths = np.array([len(p["positions"]) for p in per_trajectory], dtype=np.int64)
+    cg_file = out / f"{recipe.name}_cg.npz"
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        positions=np.concatenate([p["positions"] for p in per_trajectory]),
+        forces=np.concatenate([p["forces"] for p in per_trajectory]),
+        trajectory_lengths=lengths,
+        temperature=np.array(recipe.temperature),
+        time_step=np.array(recipe.save_interval),
+        units=np.array(json.dumps({"positions": "nm", "forces": "kJ/mol/nm", "temperature": "K", "time_step": "ps"})),
+    )
+    cg_file.write_bytes(buffer.getvalue())
+    cg_pdb = out / f"{recipe.name}_cg.pdb"
+    first = per_trajectory[0]
+    mdtraj.Trajectory(first["positions"][:1], cg_topology(generator.md_topology, generator.bead_atoms)).save_pdb(str(cg_pdb))
+    aa_pdb = out / f"{recipe.name}_allatom.pdb"
+    aa_dcd = out / f"{recipe.name}_allatom.dcd"
+    allatom = mdtraj.Trajectory(first["allatom_positions"], generator.md_topology)
+    allatom[0].save_pdb(str(aa_pdb))
+    allatom.save_dcd(str(aa_dcd))
+    files = [cg_file, cg_pdb, aa_pdb, aa_dcd]
+    provenance = {
+        "description": recipe.description,
+        "recipe": dataclasses.asdict(recipe),
+        "force_field": list(recipe.forcefield),
+        "solvent": recipe.solvent,
+        "temperature_K": recipe.temperature,
+        "integrator": f"LangevinMiddleIntegrator, friction {recipe.friction} 1/ps",
+        "constraints": "HBonds",
+        "time_step_ps": recipe.timestep,
+        "stride_ps": recipe.save_interval,
+        "frames": int(lengths.sum()),
+        "trajectory_lengths": lengths.tolist(),
+        "allatom_frames": len(first["allatom_positions"]),
+        "allatom_stride_ps": recipe.allatom_interval,
+        "total_simulated_ns": recipe.n_trajectories * recipe.trajectory_length / 1000.0,
+        "cg_map": "slice map on " + ", ".join(f"{r}:{a}" for r, a in recipe.bead_names),
+        "force_map": "aggregated: bead atom + the hydrogens bonded (HBonds-constrained) to it",
+        "generator": f"python -m cgflow.datagen {recipe.name}",
+        "cgflow_version": __version__,
+        "openmm_version": openmm.version.version,
+        "openmm_platform": recipe.platform,
+        **generation,
+    }
+    update_manifest(data_dir, recipe.name, files, provenance)
+    return files
+
+
+def generate(recipe: Recipe, workdir: Path, data_dir: Path, processes: int) -> list[Path]:
+    """Run all trajectories (resuming), ``processes`` at a time, then assemble the dataset."""
+    start = time.perf_counter()
+    jobs = [(recipe, workdir, t) for t in range(recipe.n_trajectories)]
+    if processes > 1:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            speeds = pool.starmap(run_trajectory, jobs)
+    else:
+        speeds = [run_trajectory(*job) for job in jobs]
+    measured = [s for s in speeds if np.isfinite(s)]
+    generation = {"processes": processes, "wall_time_s_last_session": round(time.perf_counter() - start, 1)}
+    if measured:
+        generation["ns_per_day_per_process"] = round(float(np.mean(measured)), 1)
+    return assemble(recipe, workdir, data_dir, generation)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cgflow.datagen", description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=sorted(RECIPES), help="dataset to generate")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), help="where the dataset files go (default: data)")
+    parser.add_argument("--workdir", type=Path, default=None, help="chunk folder (default: DATA_DIR/_work/NAME)")
+    parser.add_argument("--processes", type=int, default=min(2, os.cpu_count() or 1), help="parallel trajectories")
+    parser.add_argument("--trajectories", type=int, default=None, help="override the number of trajectories")
+    parser.add_argument("--length-ps", type=float, default=None, help="override the trajectory length (ps)")
+    parser.add_argument("--chunk-ps", type=float, default=None, help="override the chunk length (ps)")
+    args = parser.parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (
+            ("n_trajectories", args.trajectories),
+            ("trajectory_length", args.length_ps),
+            ("chunk_length", args.chunk_ps),
+        )
+        if value is not None
+    }
+    recipe = dataclasses.replace(RECIPES[args.name], **overrides)
+    workdir = args.workdir or args.data_dir / "_work" / recipe.name
+    for path in generate(recipe, workdir, args.data_dir, args.processes):
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
