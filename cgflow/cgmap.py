@@ -15,6 +15,8 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
+from .units import kT
+
 
 def bead_groups(topology: mdtraj.Topology, bead_atoms: list[int]) -> list[list[int]]:
     """Atom indices whose forces sum into each bead: the bead atom, then its bonded hydrogens.
@@ -63,3 +65,25 @@ def cg_topology(topology: mdtraj.Topology, bead_atoms: list[int]) -> mdtraj.Topo
 
 def _is_hydrogen(atom: mdtraj.core.topology.Atom) -> bool:
     return atom.element is not None and atom.element.symbol == "H"
+
+
+def bond_force_residual(
+    positions: np.ndarray, forces: np.ndarray, i: int, j: int, temperature: float, n_blocks: int = 50
+) -> tuple[float, float]:
+    """Check a force map on data: mean and block standard error of the residual
+    ``(f_j - f_i) . u + 4 kT / r`` along the bead pair ``(i, j)``, in kJ/mol/nm.
+
+    For CG forces whose conditional mean is the mean force ``kT grad ln p(R)`` the residual
+    averages to zero: integrating by parts with the vector field ``grad r`` (``-u`` on bead i,
+    ``u`` on bead j, ``u = (R_j - R_i) / r``) gives ``E[(f_j - f_i) . u] = -kT E[div grad r]
+    = -4 kT E[1/r]``. A force map that misses constraint forces (the plain slice) violates it.
+    positions in nm ``[frames, beads, 3]``, forces in kJ/mol/nm, temperature in K.
+    """
+    if positions.shape != forces.shape:
+        raise ValueError(f"positions {positions.shape} and forces {forces.shape} differ in shape")
+    vector = positions[:, j] - positions[:, i]
+    distance = np.linalg.norm(vector, axis=1)
+    projected = np.einsum("fd,fd->f", forces[:, j] - forces[:, i], vector / distance[:, None])
+    residual = projected + 4.0 * kT(temperature) / distance
+    blocks = np.array([block.mean() for block in np.array_split(residual, n_blocks)])
+    return float(blocks.mean()), float(blocks.std(ddof=1) / np.sqrt(n_blocks))

@@ -1,0 +1,88 @@
+"""The OpenMM generator: a tiny resumable run, assembly, manifest and checksums."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("openmm")
+from cgflow import data, datagen, manifest  # noqa: E402
+
+TINY = dataclasses.replace(
+    datagen.ALA2,
+    n_trajectories=2,
+    trajectory_length=4.0,
+    chunk_length=2.0,
+    save_interval=0.2,
+    allatom_interval=1.0,
+    equilibration=1.0,
+)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    workdir, data_dir = root / "work", root / "data"
+    datagen.generate(TINY, workdir, data_dir, processes=1)
+    return workdir, data_dir
+
+
+def test_assembled_dataset_loads_with_units_and_boundaries(generated):
+    _, data_dir = generated
+    dataset = data.load("ala2", directory=data_dir)
+    assert dataset.positions.shape == (40, 5, 3) and dataset.forces.shape == (40, 5, 3)
+    assert dataset.trajectory_lengths.tolist() == [20, 20]
+    assert dataset.temperature == 300.0 and dataset.time_step == pytest.approx(0.2)
+    # Bonded bead distances of a peptide backbone, in nm: C-N 0.13-0.14, N-CA 0.14-0.15, CA-C 0.15-0.16.
+    distances = np.linalg.norm(np.diff(dataset.positions, axis=1), axis=2)
+    assert ((distances > 0.12) & (distances < 0.17)).all()
+    entry = manifest.read_manifest(data_dir)["ala2"]
+    assert set(entry["files"]) == {"ala2/ala2_cg.npz", "ala2/ala2_cg.pdb", "ala2/ala2_allatom.pdb", "ala2/ala2_allatom.dcd"}
+    provenance = entry["provenance"]
+    assert provenance["frames"] == 40 and provenance["time_step_ps"] == 0.002
+    assert provenance["force_field"] == ["amber99sbildn.xml", "amber99_obc.xml"]
+
+
+def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_one(generated, tmp_path):
+    workdir, _ = generated
+    original = np.load(datagen.chunk_path(workdir, 1, 1))["positions"]
+    resumed = tmp_path / "work"
+    (resumed / "traj01").mkdir(parents=True)
+    first = datagen.chunk_path(workdir, 1, 0)
+    datagen.chunk_path(resumed, 1, 0).write_bytes(first.read_bytes())
+    # A chunk that was cut off while being written leaves only a .partial file.
+    datagen.chunk_path(resumed, 1, 1).with_suffix(".npz.partial").write_bytes(b"cut off")
+    assert datagen.completed_chunks(TINY, resumed, 1) == 1
+    datagen.run_trajectory(TINY, resumed, 1)
+    assert datagen.completed_chunks(TINY, resumed, 1) == 2
+    np.testing.assert_array_equal(np.load(datagen.chunk_path(resumed, 1, 1))["positions"], original)
+
+
+def test_assembly_refuses_incomplete_trajectories(generated, tmp_path):
+    workdir, _ = generated
+    with pytest.raises(RuntimeError, match="incomplete"):
+        datagen.assemble(TINY, tmp_path / "empty", tmp_path / "data", {})
+
+
+def test_corrupted_or_missing_files_are_named(generated, tmp_path):
+    _, data_dir = generated
+    copy = tmp_path / "data"
+    (copy / "ala2").mkdir(parents=True)
+    for name in ("MANIFEST.json", "ala2/ala2_cg.npz", "ala2/ala2_cg.pdb"):
+        (copy / name).write_bytes((data_dir / name).read_bytes())
+    arrays = copy / "ala2" / "ala2_cg.npz"
+    arrays.write_bytes(arrays.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"ala2_cg\.npz is corrupted: sha256"):
+        data.load("ala2", directory=copy)
+    arrays.unlink()
+    with pytest.raises(FileNotFoundError, match=r"ala2_cg\.npz is missing"):
+        data.load("ala2", directory=copy)
+    (copy / "MANIFEST.json").write_text(json.dumps({}))
+    with pytest.raises(FileNotFoundError, match="not listed"):
+        data.load("ala2", directory=copy)
+
+
+def test_recipe_rejects_inconsistent_intervals():
+    with pytest.raises(ValueError, match="whole number"):
+        dataclasses.replace(TINY, save_interval=0.3).frames_per_chunk
