@@ -16,7 +16,11 @@ Conventions (section 3 of the flow-matching paper):
 - Error bars come from a bootstrap over contiguous blocks of frames, so that correlated
   neighbouring frames are resampled together.
 
-Every function takes optional frame weights (non-negative, any normalisation).
+Every function that averages takes optional frame weights (non-negative, any normalisation).
+
+Structural measures for proteins (C-alpha beads): RMSD to a reference after optimal
+superposition, the fraction of native contacts Q (Best, Hummer and Eaton, PNAS 2013), and
+TICA (deeptime) for the slowest collective coordinates.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import mdtraj
 import numpy as np
 
-from .geometry import dihedrals
+from .geometry import dihedrals, distances
 from .units import kT
 
 #: Periodic range of an angle in radians, per dimension of the Ramachandran plane.
@@ -165,3 +170,122 @@ def block_bootstrap(
         mod, mod_w = resample(model, model_weights)
         values.append(statistic(ref, mod, reference_weights=ref_w, model_weights=mod_w, **keywords))
     return Estimate(float(value), float(np.std(values, ddof=1)))
+
+
+def count_transitions(in_a, in_b) -> tuple[int, int]:
+    """Transitions ``(a_to_b, b_to_a)`` between two core states of one trajectory, with
+    hysteresis: a transition is counted when the trajectory enters one core after it last
+    visited the other; excursions into neither core (the transition region) do not count.
+    ``in_a`` and ``in_b`` are boolean arrays ``[frames]`` (a frame may not be in both)."""
+    in_a, in_b = np.asarray(in_a, dtype=bool), np.asarray(in_b, dtype=bool)
+    if in_a.shape != in_b.shape or in_a.ndim != 1:
+        raise ValueError(f"state masks must be 1D arrays of equal length, got {in_a.shape} and {in_b.shape}")
+    if (in_a & in_b).any():
+        raise ValueError(f"{int((in_a & in_b).sum())} frames are in both core states; the cores must not overlap")
+    labels = np.where(in_a, 1, np.where(in_b, 2, 0))
+    visits = labels[labels > 0]
+    switches = visits[1:][visits[1:] != visits[:-1]]
+    return int((switches == 2).sum()), int((switches == 1).sum())
+
+
+def as_trajectory(positions, topology: mdtraj.Topology | None = None) -> mdtraj.Trajectory:
+    """An ``mdtraj.Trajectory`` from positions ``[frames, beads, 3]`` in nm (a generic chain
+    of C-alpha beads if no topology is given), or the trajectory itself."""
+    if isinstance(positions, mdtraj.Trajectory):
+        return positions
+    xyz = np.asarray(positions, dtype=np.float32)
+    xyz = xyz[None] if xyz.ndim == 2 else xyz
+    if xyz.ndim != 3 or xyz.shape[-1] != 3:
+        raise ValueError(f"positions must have shape [frames, beads, 3], got {np.shape(positions)}")
+    if topology is None:
+        topology = mdtraj.Topology()
+        chain = topology.add_chain()
+        for _ in range(xyz.shape[1]):
+            topology.add_atom("CA", mdtraj.element.carbon, topology.add_residue("ALA", chain))
+    if topology.n_atoms != xyz.shape[1]:
+        raise ValueError(f"positions have {xyz.shape[1]} beads but the topology has {topology.n_atoms} atoms")
+    return mdtraj.Trajectory(xyz, topology)
+
+
+def rmsd(positions, reference) -> np.ndarray:
+    """RMSD in nm ``[frames]`` of every frame to ``reference`` (one frame) after optimal
+    translation and rotation (mdtraj's QCP superposition); all beads count equally."""
+    trajectory, target = as_trajectory(positions), as_trajectory(reference)
+    if trajectory.n_atoms != target.n_atoms:
+        raise ValueError(f"positions have {trajectory.n_atoms} beads, the reference {target.n_atoms}")
+    return mdtraj.rmsd(trajectory, target, 0).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class NativeContacts:
+    """Native contacts of a reference structure and the smooth Q of Best, Hummer and Eaton.
+
+    ``Q(X) = mean over native pairs (i, j) of 1 / (1 + exp(beta (r_ij(X) - lam r0_ij)))``.
+    All-atom Q uses heavy atoms within 0.45 nm, beta = 50/nm and lam = 1.8. For C-alpha beads
+    (the C-alpha adaptation used here) a pair is native when its distance in the reference is
+    below ``cutoff`` = 1.0 nm and the beads are at least ``min_separation`` = 3 residues apart;
+    lam = 1.5 because C-alpha distances are longer and fluctuate less relative to their length
+    than heavy-atom contacts, so 1.8 would count clearly broken contacts as formed.
+    """
+
+    pairs: np.ndarray  # [n_contacts, 2] bead indices
+    reference_distances: np.ndarray  # [n_contacts] in nm
+    beta: float = 50.0  # 1/nm
+    lam: float = 1.5
+
+    @classmethod
+    def from_reference(
+        cls, reference, cutoff: float = 1.0, min_separation: int = 3, beta: float = 50.0, lam: float = 1.5
+    ) -> NativeContacts:
+        """Contacts of ``reference`` (one frame, nm): bead pairs closer than ``cutoff`` nm
+        and at least ``min_separation`` apart along the chain."""
+        xyz = as_trajectory(reference).xyz[0]
+        i, j = np.triu_indices(len(xyz), k=min_separation)
+        pairs = np.stack([i, j], axis=1)
+        r0 = distances(xyz.astype(np.float64), pairs).numpy()
+        native = r0 < cutoff
+        if not native.any():
+            raise ValueError(f"the reference has no bead pairs closer than {cutoff} nm at separation >= {min_separation}")
+        return cls(pairs[native], r0[native], beta, lam)
+
+    def q(self, positions, groups: np.ndarray | None = None) -> np.ndarray:
+        """Q in [0, 1] per frame ``[frames]``; with a boolean ``groups`` array ``[n_groups,
+        n_contacts]``, Q of each group of contacts ``[frames, n_groups]``."""
+        xyz = as_trajectory(positions).xyz.astype(np.float64)
+        r = distances(xyz, self.pairs).numpy()
+        formed = 1.0 / (1.0 + np.exp(self.beta * (r - self.lam * self.reference_distances)))
+        if groups is None:
+            return formed.mean(axis=1)
+        groups = np.asarray(groups, dtype=bool)
+        if groups.ndim != 2 or groups.shape[1] != len(self.pairs) or not groups.any(axis=1).all():
+            raise ValueError(f"groups must be a boolean array [n_groups, {len(self.pairs)}] with no empty group")
+        return formed @ groups.T / groups.sum(axis=1)
+
+    def groups_by_separation(self, edges: list[int]) -> np.ndarray:
+        """Boolean groups of contacts by chain separation ``|i - j|`` in ``[edges[k], edges[k+1])``.
+        In a hairpin, small separations are the contacts next to the turn and large ones the
+        contacts between the termini: Q of each group shows the order of folding."""
+        separation = self.pairs[:, 1] - self.pairs[:, 0]
+        return np.array([(separation >= lo) & (separation < hi) for lo, hi in zip(edges[:-1], edges[1:])])
+
+
+def pairwise_distance_features(positions, min_separation: int = 2) -> np.ndarray:
+    """Bead-pair distances in nm ``[frames, n_pairs]`` for pairs at least ``min_separation``
+    apart along the chain: the standard TICA features of C-alpha models."""
+    xyz = as_trajectory(positions).xyz.astype(np.float64)
+    i, j = np.triu_indices(xyz.shape[1], k=min_separation)
+    return distances(xyz, np.stack([i, j], axis=1)).numpy()
+
+
+def fit_tica(features: list[np.ndarray], lagtime: int, dim: int = 2):
+    """TICA model (deeptime) fitted on per-trajectory feature arrays ``[frames, features]`` at
+    ``lagtime`` frames, keeping ``dim`` components, kinetic-map scaled. Fit it on the all-atom
+    reference and apply ``model.transform`` to CG data so both share one projection."""
+    from deeptime.decomposition import TICA
+
+    if isinstance(features, np.ndarray):
+        features = [features]
+    short = [len(f) for f in features if len(f) <= lagtime]
+    if short:
+        raise ValueError(f"trajectories of {short} frames are not longer than the lag time of {lagtime} frames")
+    return TICA(lagtime=lagtime, dim=dim).fit([np.asarray(f, dtype=np.float64) for f in features]).fetch_model()

@@ -102,3 +102,71 @@ def test_phi_psi_of_a_built_alanine_dipeptide():
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_transitions_are_counted_with_hysteresis():
+    # Core A = x < -1, core B = x > 1. Recrossings of the middle region do not count.
+    x = np.array([-2, -0.5, 0.5, -0.5, 2, 0.5, 2, 0, -2, -2, 0.9, 1.5])
+    assert analysis.count_transitions(x < -1, x > 1) == (2, 1)
+    assert analysis.count_transitions(np.zeros(4, bool), np.zeros(4, bool)) == (0, 0)
+    with pytest.raises(ValueError, match="both core states"):
+        analysis.count_transitions(np.ones(3, bool), np.ones(3, bool))
+
+
+def helix(n=10, rise=0.15, radius=0.23, turn=np.radians(100)):
+    k = np.arange(n)
+    return np.stack([radius * np.cos(k * turn), radius * np.sin(k * turn), rise * k], axis=1)
+
+
+def rotation(angle, axis):
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+
+
+def test_rmsd_of_a_rigidly_moved_copy_is_zero():
+    reference = helix()
+    moved = reference @ rotation(1.1, [1, 2, 3]).T + np.array([0.5, -2.0, 3.0])
+    noisy = reference + np.random.default_rng(0).normal(0, 0.01, reference.shape)
+    values = analysis.rmsd(np.stack([moved, noisy]), reference)
+    assert values[0] == pytest.approx(0.0, abs=1e-4)  # float32 positions in mdtraj
+    assert 0.005 < values[1] < 0.02
+
+
+def test_native_contacts_are_one_at_the_reference_and_fall_along_an_unfolding_path():
+    reference = helix(12)
+    contacts = analysis.NativeContacts.from_reference(reference)
+    assert contacts.q(reference)[0] == pytest.approx(1.0, abs=0.01)
+    # Unfolding path: stretch the helix along its axis; every contact distance grows.
+    path = np.stack([reference * np.array([1.0, 1.0, s]) for s in np.linspace(1.0, 4.0, 15)])
+    q = contacts.q(path)
+    assert (np.diff(q) < 0).all() and q[-1] < 0.05
+    groups = contacts.groups_by_separation([3, 5, 20])
+    per_group = contacts.q(path, groups)
+    assert per_group.shape == (15, 2)
+    # Weighted by group size, the groups average back to the overall Q.
+    np.testing.assert_allclose(per_group @ groups.sum(1) / groups.sum(), q, rtol=1e-12)
+
+
+def test_tica_recovers_the_slow_coordinate_of_a_two_state_process():
+    # A hidden two-state Markov chain (switching with probability 0.01 per step) shifts
+    # feature 0; features 1-2 are fast noise. The first TIC must be feature 0 (whose own
+    # correlation with the hidden state is 1/sqrt(2), the limit of any linear projection).
+    rng = np.random.default_rng(3)
+    n = 20_000
+    state = np.cumsum(rng.random(n) < 0.01) % 2
+    features = rng.normal(size=(n, 3))
+    features[:, 0] += 2.0 * state
+    model = analysis.fit_tica([features], lagtime=10, dim=1)
+    projection = model.transform(features)[:, 0]
+    assert abs(np.corrcoef(projection, features[:, 0])[0, 1]) > 0.99
+    assert abs(np.corrcoef(projection, state)[0, 1]) == pytest.approx(1 / np.sqrt(2), abs=0.02)
+    with pytest.raises(ValueError, match="lag time"):
+        analysis.fit_tica([features[:5]], lagtime=10)
+
+
+def test_pairwise_distance_features():
+    x = helix(6)[None]
+    features = analysis.pairwise_distance_features(x, min_separation=2)
+    assert features.shape == (1, 10)  # pairs (i, j) with j - i >= 2 among 6 beads
+    assert features[0, 0] == pytest.approx(np.linalg.norm(x[0, 2] - x[0, 0]))

@@ -1,0 +1,82 @@
+"""Alanine-dipeptide reference data: generation speed per OpenMM platform and convergence.
+
+Prints (1) the speed in ns/day of the data recipe on OpenMM's Reference and CPU platforms,
+measured here on a short run, and (2) the convergence of the shipped data: the KL divergence
+on the 60x60 Ramachandran histogram between the first and second half of the data (each half
+of every trajectory), between single trajectories and the rest, and the alpha_L population.
+
+    python benchmarks/ala2_data.py [--skip-speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+from cgflow import analysis, data
+from cgflow.units import ns_per_day
+
+
+def platform_speed(platform: str, picoseconds: float = 20.0) -> float:
+    """ns/day of the ala2 recipe on one OpenMM platform (single process)."""
+    from cgflow import datagen
+
+    recipe = dataclasses.replace(datagen.ALA2, platform=platform, equilibration=1.0)
+    generator = datagen.Generator(recipe)
+    simulation = generator.simulation(seed=1)
+    simulation.context.setState(generator.equilibrated_state(0))
+    steps = int(round(picoseconds / recipe.timestep))
+    start = time.perf_counter()
+    simulation.step(steps)
+    return ns_per_day(picoseconds, time.perf_counter() - start)
+
+
+def halves(dataset: data.CGDataset) -> tuple[np.ndarray, np.ndarray]:
+    """phi/psi of the first and second half of every trajectory."""
+    angles = analysis.phi_psi(dataset.positions)
+    first, second = [], []
+    for part in dataset.trajectories():
+        middle = (part.start + part.stop) // 2
+        first.append(angles[part.start : middle])
+        second.append(angles[middle : part.stop])
+    return np.concatenate(first), np.concatenate(second)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-speed", action="store_true", help="only the convergence figures")
+    args = parser.parse_args()
+    if not args.skip_speed:
+        for platform in ("Reference", "CPU"):
+            print(f"speed  {platform:<9} 2 fs, HBonds, OBC: {platform_speed(platform):8.0f} ns/day (one process)")
+    dataset = data.load("ala2")
+    total_ns = len(dataset) * dataset.time_step / 1000
+    print(f"data   {len(dataset)} frames, {len(dataset.trajectory_lengths)} trajectories, {total_ns:.0f} ns")
+    grid = dict(bins=60, range=analysis.RAMACHANDRAN_RANGE)
+    first, second = halves(dataset)
+    kl = analysis.block_bootstrap(analysis.kl_divergence, first, second, **grid)
+    print(f"KL(first halves || second halves), 60x60 phi/psi: {kl} nats")
+    angles = analysis.phi_psi(dataset.positions)
+    for index, part in enumerate(dataset.trajectories()):
+        rest = np.concatenate([angles[:part.start], angles[part.stop:]])
+        print(f"KL(all other trajectories || trajectory {index}): {analysis.kl_divergence(rest, angles[part], **grid):.4f} nats")
+    # The rare basins at phi > 0 (alpha_L, C7ax): population and transitions per trajectory,
+    # between the cores phi < -0.5 rad and 0.5 < phi < 2 rad.
+    positive = angles[:, 0] > 0
+    transitions = [
+        analysis.count_transitions(angles[part, 0] < -0.5, (angles[part, 0] > 0.5) & (angles[part, 0] < 2.0))
+        for part in dataset.trajectories()
+    ]
+    print(f"population at phi > 0: {positive.mean():.4f}")
+    for index, part in enumerate(dataset.trajectories()):
+        print(
+            f"  trajectory {index}: population {positive[part].mean():.4f},"
+            f" transitions into / out of phi > 0: {transitions[index][0]} / {transitions[index][1]}"
+        )
+
+
+if __name__ == "__main__":
+    main()
