@@ -23,8 +23,12 @@ def as_tensor(positions, dtype: torch.dtype | None = None) -> torch.Tensor:
     return tensor
 
 
-def _index(indices, width: int) -> torch.Tensor:
-    index = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+def _index(indices, width: int, device: torch.device) -> torch.Tensor:
+    """Index tensor ``[n, width]`` on ``device``; model buffers pass through without a copy."""
+    if isinstance(indices, torch.Tensor):
+        index = indices.to(device=device, dtype=torch.long)
+    else:
+        index = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=device)
     if index.ndim != 2 or index.shape[1] != width:
         raise ValueError(f"expected an index array of shape [n, {width}], got {tuple(index.shape)}")
     return index
@@ -33,14 +37,14 @@ def _index(indices, width: int) -> torch.Tensor:
 def distances(positions, pairs) -> torch.Tensor:
     """Distances in nm ``[..., n_pairs]`` between the bead pairs ``[n_pairs, 2]``."""
     x = as_tensor(positions)
-    index = _index(pairs, 2)
+    index = _index(pairs, 2, x.device)
     return torch.linalg.vector_norm(x[..., index[:, 1], :] - x[..., index[:, 0], :], dim=-1)
 
 
 def angles(positions, triples) -> torch.Tensor:
     """Bond angles in radians ``[..., n]`` at the middle bead of each triple ``[n, 3]``."""
     x = as_tensor(positions)
-    index = _index(triples, 3)
+    index = _index(triples, 3, x.device)
     a = x[..., index[:, 0], :] - x[..., index[:, 1], :]
     b = x[..., index[:, 2], :] - x[..., index[:, 1], :]
     # atan2(|a x b|, a . b) is accurate near 0 and pi, unlike acos of the cosine.
@@ -51,7 +55,7 @@ def dihedrals(positions, quadruples) -> torch.Tensor:
     """Signed dihedral angles in radians in (-pi, pi] ``[..., n]`` of the quadruples ``[n, 4]``
     (IUPAC convention: 180 degrees for a trans, planar zig-zag)."""
     x = as_tensor(positions)
-    index = _index(quadruples, 4)
+    index = _index(quadruples, 4, x.device)
     b0 = x[..., index[:, 1], :] - x[..., index[:, 0], :]
     b1 = x[..., index[:, 2], :] - x[..., index[:, 1], :]
     b2 = x[..., index[:, 3], :] - x[..., index[:, 2], :]

@@ -1,0 +1,313 @@
+"""The student: CGnet, a prior energy plus a neural network, trained by force matching.
+
+``U(R) = U_prior(R) + U_net(f(R))`` in kJ/mol (Wang et al., ACS Cent. Sci. 2019; eq. 11 of the
+flow-matching paper). The prior holds the physics the network should not have to learn:
+harmonic bonds and angles, a Fourier series on each dihedral (all fitted by Boltzmann
+inversion of the training data at its temperature) and, for C-alpha proteins, a short-range
+repulsion between non-bonded beads. The network sees rotation- and translation-invariant
+features ``f(R)``: all bead-pair distances, bond angles and the cosine and sine of each
+dihedral (never the raw angle, which jumps at +-pi), z-scored with training statistics.
+Dihedrals stay signed, so the model distinguishes a protein from its mirror image.
+
+Forces are ``-grad U`` by autograd, in kJ/mol/nm. Force matching (eq. 3) minimises the
+weighted mean squared difference between model and target forces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .geometry import angles, chain_indices, dihedrals, distances
+from .training import History, TrainingConfig, fit, load_checkpoint, save_checkpoint
+from .units import kT
+
+
+def _tensor(values, like: torch.Tensor | None = None) -> torch.Tensor:
+    dtype = torch.get_default_dtype() if like is None else like.dtype
+    return torch.as_tensor(np.asarray(values), dtype=dtype)
+
+
+class HarmonicTerms(nn.Module):
+    """``sum_k stiffness_k / 2 (q_k - q0_k)^2`` over bonds (nm; kJ/mol/nm^2) or angles
+    (rad; kJ/mol/rad^2). Boltzmann inversion: ``q0`` is the mean and ``stiffness = kT / var``
+    of the training data, exact for a Gaussian distribution of ``q``."""
+
+    def __init__(self, kind: str, indices: np.ndarray):
+        super().__init__()
+        if kind not in ("bond", "angle"):
+            raise ValueError(f"kind must be 'bond' or 'angle', got {kind!r}")
+        self.kind = kind
+        self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.long))
+        self.register_buffer("q0", torch.zeros(len(indices)))
+        self.register_buffer("stiffness", torch.zeros(len(indices)))
+
+    def coordinates(self, x: torch.Tensor) -> torch.Tensor:
+        return (distances if self.kind == "bond" else angles)(x, self.indices)
+
+    def fit(self, positions: torch.Tensor, temperature: float) -> HarmonicTerms:
+        with torch.no_grad():
+            q = self.coordinates(positions)
+            self.q0.copy_(q.mean(0))
+            self.stiffness.copy_(kT(temperature) / q.var(0))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (0.5 * self.stiffness * (self.coordinates(x) - self.q0) ** 2).sum(-1)
+
+
+class DihedralTerms(nn.Module):
+    """``sum_d sum_{n=1..order} a_dn cos(n phi_d) + b_dn sin(n phi_d)`` in kJ/mol: smooth and
+    periodic, fitted by least squares to the Boltzmann-inverted histogram ``-kT ln p(phi)``
+    (bins weighted by their counts, empty bins left out)."""
+
+    def __init__(self, indices: np.ndarray, order: int = 3):
+        super().__init__()
+        self.order = order
+        self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.long))
+        self.register_buffer("cos_coefficients", torch.zeros(len(indices), order))
+        self.register_buffer("sin_coefficients", torch.zeros(len(indices), order))
+        self.register_buffer("harmonics", torch.arange(1, order + 1, dtype=torch.get_default_dtype()))
+
+    def fit(self, positions: torch.Tensor, temperature: float, bins: int = 72) -> DihedralTerms:
+        phi = dihedrals(positions, self.indices).detach().cpu().numpy()
+        edges = np.linspace(-np.pi, np.pi, bins + 1)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        n = np.arange(1, self.order + 1)
+        basis = np.concatenate([np.cos(np.outer(centres, n)), np.sin(np.outer(centres, n))], axis=1)
+        for d in range(phi.shape[1]):
+            counts = np.histogram(phi[:, d], bins=edges)[0]
+            seen = counts > 0
+            target = -kT(temperature) * np.log(counts[seen])
+            weight = np.sqrt(counts[seen])
+            # A constant column absorbs the unknown offset of the free energy.
+            design = np.concatenate([basis[seen], np.ones((seen.sum(), 1))], axis=1)
+            solution = np.linalg.lstsq(design * weight[:, None], target * weight, rcond=None)[0]
+            self.cos_coefficients[d] = _tensor(solution[: self.order], self.cos_coefficients)
+            self.sin_coefficients[d] = _tensor(solution[self.order : 2 * self.order], self.sin_coefficients)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        phase = dihedrals(x, self.indices)[..., None] * self.harmonics
+        return (self.cos_coefficients * torch.cos(phase) + self.sin_coefficients * torch.sin(phase)).sum((-1, -2))
+
+
+class RepulsionTerms(nn.Module):
+    """``sum_ij kT (sigma_ij / r_ij)^6`` in kJ/mol over non-bonded bead pairs: excluded volume
+    for C-alpha models. ``sigma_ij`` is the smallest distance of the pair in the training data,
+    where the repulsion is then kT, rising steeply inside it."""
+
+    def __init__(self, pairs: np.ndarray, temperature: float = 300.0):
+        super().__init__()
+        self.register_buffer("indices", torch.as_tensor(pairs, dtype=torch.long))
+        self.register_buffer("sigma", torch.zeros(len(pairs)))
+        self.register_buffer("epsilon", torch.tensor(kT(temperature)))
+
+    def fit(self, positions: torch.Tensor, temperature: float) -> RepulsionTerms:
+        with torch.no_grad():
+            self.sigma.copy_(distances(positions, self.indices).min(0).values)
+            self.epsilon.fill_(kT(temperature))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.epsilon * (self.sigma / distances(x, self.indices)) ** 6).sum(-1)
+
+
+def nonbonded_pairs(n_beads: int, min_separation: int) -> np.ndarray:
+    """Bead pairs at least ``min_separation`` apart along the chain ``[n, 2]``."""
+    i, j = np.triu_indices(n_beads, k=min_separation)
+    return np.stack([i, j], axis=1)
+
+
+class Prior(nn.Module):
+    """Sum of the prior terms of a linear bead chain, energy in kJ/mol."""
+
+    def __init__(self, n_beads: int, dihedral_order: int = 3, repulsion_min_separation: int | None = None):
+        super().__init__()
+        bonds, triples, quadruples = chain_indices(n_beads)
+        terms = [HarmonicTerms("bond", bonds), HarmonicTerms("angle", triples)]
+        if len(quadruples):
+            terms.append(DihedralTerms(quadruples, dihedral_order))
+        if repulsion_min_separation is not None:
+            terms.append(RepulsionTerms(nonbonded_pairs(n_beads, repulsion_min_separation)))
+        self.terms = nn.ModuleList(terms)
+
+    def fit(self, positions: torch.Tensor, temperature: float) -> Prior:
+        for term in self.terms:
+            term.fit(positions, temperature)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(term(x) for term in self.terms)
+
+
+class Featurizer(nn.Module):
+    """Invariant features ``[batch, n_features]``: all pair distances (nm), bond angles (rad),
+    cos and sin of dihedrals; z-scored with the training mean and standard deviation."""
+
+    def __init__(self, n_beads: int):
+        super().__init__()
+        _, triples, quadruples = chain_indices(n_beads)
+        i, j = np.triu_indices(n_beads, k=1)
+        self.register_buffer("pairs", torch.as_tensor(np.stack([i, j], axis=1)))
+        self.register_buffer("triples", torch.as_tensor(triples))
+        self.register_buffer("quadruples", torch.as_tensor(quadruples))
+        size = len(i) + len(triples) + 2 * len(quadruples)
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("std", torch.ones(size))
+
+    @property
+    def size(self) -> int:
+        return len(self.mean)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        phi = dihedrals(x, self.quadruples)
+        return torch.cat([distances(x, self.pairs), angles(x, self.triples), torch.cos(phi), torch.sin(phi)], dim=-1)
+
+    def fit(self, positions: torch.Tensor) -> Featurizer:
+        with torch.no_grad():
+            features = self.raw(positions)
+            self.mean.copy_(features.mean(0))
+            self.std.copy_(features.std(0).clamp_min(1e-6))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.raw(x) - self.mean) / self.std
+
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "silu": nn.SiLU}
+
+
+@dataclass
+class CGNetConfig:
+    """Architecture of a CGNet; ``depth`` hidden layers of ``width`` units."""
+
+    n_beads: int
+    width: int = 160
+    depth: int = 5
+    activation: str = "tanh"
+    dihedral_order: int = 3
+    repulsion_min_separation: int | None = None  # e.g. 3 for C-alpha proteins; None: no repulsion
+    temperature: float = 300.0  # K, of the training data
+
+
+class CGNet(nn.Module):
+    """Prior + MLP energy of CG positions ``[batch, beads, 3]`` (nm) in kJ/mol."""
+
+    def __init__(self, config: CGNetConfig):
+        super().__init__()
+        if config.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {config.activation!r}")
+        self.config = config
+        self.prior = Prior(config.n_beads, config.dihedral_order, config.repulsion_min_separation)
+        self.featurizer = Featurizer(config.n_beads)
+        layers, size = [], self.featurizer.size
+        for _ in range(config.depth):
+            layers += [nn.Linear(size, config.width), _ACTIVATIONS[config.activation]()]
+            size = config.width
+        layers.append(nn.Linear(size, 1))
+        self.network = nn.Sequential(*layers)
+
+    @classmethod
+    def from_data(cls, positions, config: CGNetConfig) -> CGNet:
+        """A CGNet whose prior and feature statistics are fitted to ``positions`` (nm) at
+        ``config.temperature``; the network starts untrained."""
+        torch_positions = torch.as_tensor(np.asarray(positions), dtype=torch.get_default_dtype())
+        model = cls(config)
+        model.prior.fit(torch_positions, config.temperature)
+        model.featurizer.fit(torch_positions)
+        return model
+
+    def _check(self, x: torch.Tensor) -> None:
+        if x.ndim != 3 or x.shape[1:] != (self.config.n_beads, 3):
+            raise ValueError(f"positions must have shape [batch, {self.config.n_beads}, 3], got {tuple(x.shape)}")
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """Energy in kJ/mol ``[batch]``."""
+        self._check(x)
+        return self.prior(x) + self.network(self.featurizer(x)).squeeze(-1)
+
+    def energy_and_forces(self, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies (kJ/mol) and forces ``-dU/dx`` (kJ/mol/nm); ``create_graph`` for training."""
+        with torch.enable_grad():
+            x = x if x.requires_grad else x.detach().requires_grad_(True)
+            energy = self.energy(x)
+            (gradient,) = torch.autograd.grad(energy.sum(), x, create_graph=create_graph)
+        return energy if create_graph else energy.detach(), -gradient
+
+    def save(self, path: Path | str) -> None:
+        save_checkpoint(path, "CGNet", asdict(self.config), self.state_dict())
+
+    @classmethod
+    def load(cls, path: Path | str, device: str | torch.device = "cpu") -> CGNet:
+        content = load_checkpoint(path, "CGNet")
+        try:
+            model = cls(CGNetConfig(**content["config"]))
+            model.load_state_dict(content["state"])
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"{path}: the checkpoint does not fit this version's CGNet: {error}") from error
+        return model.to(device)
+
+
+def force_matching_loss(model: CGNet, positions: torch.Tensor, forces: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted mean over frames of the squared force error per component, (kJ/mol/nm)^2 (eq. 3)."""
+    _, predicted = model.energy_and_forces(positions, create_graph=True)
+    per_frame = ((predicted - forces) ** 2).mean(dim=(1, 2))
+    return (weights * per_frame).sum() / weights.sum()
+
+
+def lipschitz_projection(max_norm: float):
+    """An ``after_step`` hook that rescales every linear layer of the network whose spectral
+    norm exceeds ``max_norm`` back to it (the Lipschitz regularisation of CGnet)."""
+
+    def project(model: CGNet) -> None:
+        with torch.no_grad():
+            for layer in model.network:
+                if isinstance(layer, nn.Linear):
+                    norm = torch.linalg.matrix_norm(layer.weight, ord=2)
+                    if norm > max_norm:
+                        layer.weight.mul_(max_norm / norm)
+
+    return project
+
+
+def train_force_matching(
+    model: CGNet,
+    positions,
+    forces,
+    weights=None,
+    validation: tuple | None = None,
+    config: TrainingConfig | None = None,
+    lipschitz: float | None = None,
+    device: str | torch.device | None = None,
+) -> History:
+    """Fit ``model`` to forces by force matching through the shared training loop.
+
+    positions ``[frames, beads, 3]`` nm, forces same shape kJ/mol/nm, optional frame weights;
+    ``validation`` is ``(positions, forces)`` or ``(positions, forces, weights)``. Use all-atom
+    aggregated forces (the baseline) or teacher samples and forces (flow-matching).
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+
+    def tensors(x, f, w=None):
+        x = torch.as_tensor(np.asarray(x), dtype=torch.get_default_dtype(), device=device)
+        f = torch.as_tensor(np.asarray(f), dtype=x.dtype, device=device)
+        if x.shape != f.shape:
+            raise ValueError(f"positions {tuple(x.shape)} and forces {tuple(f.shape)} differ in shape")
+        w = torch.ones(len(x), dtype=x.dtype, device=device) if w is None else torch.as_tensor(np.asarray(w), dtype=x.dtype, device=device)
+        return x, f, w
+
+    return fit(
+        model,
+        force_matching_loss,
+        tensors(positions, forces, weights),
+        None if validation is None else tensors(*validation),
+        config,
+        after_step=None if lipschitz is None else lipschitz_projection(lipschitz),
+        description="force matching",
+    )

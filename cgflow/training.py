@@ -1,0 +1,174 @@
+"""The one training loop of teacher and student, and versioned checkpoints.
+
+:func:`fit` minimises a loss over mini-batches with Adam and a cosine learning-rate schedule,
+evaluates a validation loss after every epoch, keeps the parameters of the best validation
+epoch (early stopping after ``patience`` epochs without improvement) and shows a tqdm bar
+(silent in fast mode, i.e. in tests). Training frames are shuffled *within* the training set;
+the split into training and validation data is contiguous (see ``CGDataset.split``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from .runtime import fast_mode
+
+#: Bump when the layout of checkpoints changes; older files are refused with a clear error.
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation settings. ``epochs`` is the maximum; ``patience`` None disables early stopping."""
+
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    final_learning_rate_fraction: float = 0.05  # cosine schedule from lr to lr * fraction
+    patience: int | None = 10
+    seed: int = 0
+    progress: bool | None = None  # None: a bar unless in fast mode
+
+
+@dataclass
+class History:
+    """Per-epoch mean losses, the best validation epoch (0-based) and the training time in s."""
+
+    train: list[float] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """The loss curves, ready for ``viz.training_curves``."""
+        curves = {"train": self.train}
+        if self.validation:
+            curves["validation"] = self.validation
+        return curves
+
+
+LossFunction = Callable[..., torch.Tensor]
+
+
+def _mean_loss(model: torch.nn.Module, loss: LossFunction, data: Sequence[torch.Tensor], batch_size: int) -> float:
+    """Frame-weighted mean of ``loss`` over ``data`` in batches (gradients are still enabled
+    because forces need autograd; nothing is stepped)."""
+    total, count = 0.0, 0
+    n = len(data[0])
+    for start in range(0, n, batch_size):
+        batch = [t[start : start + batch_size] for t in data]
+        value = loss(model, *batch)
+        total += float(value.detach()) * len(batch[0])
+        count += len(batch[0])
+    return total / count
+
+
+def fit(
+    model: torch.nn.Module,
+    loss: LossFunction,
+    train_data: Sequence[torch.Tensor],
+    validation_data: Sequence[torch.Tensor] | None = None,
+    config: TrainingConfig | None = None,
+    after_step: Callable[[torch.nn.Module], None] | None = None,
+    description: str = "training",
+) -> History:
+    """Train ``model`` in place to minimise ``loss(model, *batch)``.
+
+    ``train_data`` and ``validation_data`` are sequences of tensors with frames along the
+    first dimension (e.g. positions, forces, weights), already on the model's device.
+    ``after_step(model)`` runs after every optimiser step (e.g. a Lipschitz projection).
+    Returns the :class:`History`; the model ends with the parameters of the best epoch.
+    """
+    config = config or TrainingConfig()
+    n = len(train_data[0])
+    if n == 0 or any(len(t) != n for t in train_data):
+        raise ValueError(f"training tensors must be non-empty and share their first dimension, got {[len(t) for t in train_data]}")
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=config.epochs * steps_per_epoch, eta_min=config.learning_rate * config.final_learning_rate_fraction
+    )
+    history = History()
+    best_state, best_value, stale = None, math.inf, 0
+    show = (not fast_mode()) if config.progress is None else config.progress
+    start = time.perf_counter()
+    epochs = tqdm(range(config.epochs), desc=description, disable=not show, unit="epoch")
+    for epoch in epochs:
+        order = torch.randperm(n, generator=generator).to(train_data[0].device)
+        running = 0.0
+        for step in range(steps_per_epoch):
+            index = order[step * config.batch_size : (step + 1) * config.batch_size]
+            value = loss(model, *[t[index] for t in train_data])
+            if not torch.isfinite(value):
+                raise FloatingPointError(f"{description}: loss became {float(value)} in epoch {epoch}, step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            schedule.step()
+            if after_step is not None:
+                after_step(model)
+            running += float(value.detach()) * len(index)
+        history.train.append(running / n)
+        history.learning_rate.append(schedule.get_last_lr()[0])
+        monitored = history.train[-1]
+        if validation_data is not None:
+            history.validation.append(_mean_loss(model, loss, validation_data, config.batch_size))
+            monitored = history.validation[-1]
+        if monitored < best_value:
+            best_value, best_state, stale = monitored, copy.deepcopy(model.state_dict()), 0
+            history.best_epoch = epoch
+        else:
+            stale += 1
+        postfix = {"train": f"{history.train[-1]:.4g}"}
+        if history.validation:
+            postfix["validation"] = f"{history.validation[-1]:.4g}"
+        epochs.set_postfix(postfix)
+        if config.patience is not None and stale >= config.patience:
+            break
+    epochs.close()
+    model.load_state_dict(best_state)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def save_checkpoint(path: Path | str, kind: str, config: dict, state: dict, extra: dict | None = None) -> None:
+    """Write a checkpoint of a model of ``kind`` (e.g. ``"CGNet"``) with its configuration
+    (a dict of plain values), its ``state_dict`` and any extra tensors or values."""
+    torch.save(
+        {"format": CHECKPOINT_FORMAT, "kind": kind, "cgflow_version": __version__, "config": config, "state": state, "extra": extra or {}},
+        Path(path),
+    )
+
+
+def load_checkpoint(path: Path | str, kind: str) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`, refusing other kinds and formats."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a readable cgflow checkpoint: {error}") from error
+    if not isinstance(content, dict) or "format" not in content:
+        raise ValueError(f"{path} is not a cgflow checkpoint")
+    if content["format"] != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} was written by cgflow {content.get('cgflow_version')} in checkpoint format {content['format']};"
+            f" this cgflow {__version__} reads format {CHECKPOINT_FORMAT}. Retrain the model or use that version."
+        )
+    if content["kind"] != kind:
+        raise ValueError(f"{path} holds a {content['kind']}, not a {kind}")
+    return content
+
