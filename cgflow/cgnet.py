@@ -52,8 +52,14 @@ class HarmonicTerms(nn.Module):
     def fit(self, positions: torch.Tensor, temperature: float) -> HarmonicTerms:
         with torch.no_grad():
             q = self.coordinates(positions)
+            variance = q.var(0)
+            frozen = torch.nonzero(variance <= 1e-12 * q.mean(0).abs().clamp_min(1.0)).flatten().tolist()
+            if frozen:
+                raise ValueError(
+                    f"{self.kind} {frozen[0]} does not vary in the data (a constraint?); a harmonic prior needs a spread"
+                )
             self.q0.copy_(q.mean(0))
-            self.stiffness.copy_(kT(temperature) / q.var(0))
+            self.stiffness.copy_(kT(temperature) / variance)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

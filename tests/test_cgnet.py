@@ -1,0 +1,188 @@
+"""CGNet: forces are minus the energy gradient, invariances, prior fits, checkpoints, training."""
+
+import numpy as np
+import pytest
+import torch
+
+from cgflow import cgnet, geometry, training
+from cgflow.units import kT
+
+T = 300.0
+
+
+def rotation(angle, axis):
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+
+
+def random_chains(n_frames=2000, n_beads=5, seed=0):
+    """Chains with bonds 0.15 +- 0.005 nm, angles 1.9 +- 0.15 rad and uniform dihedrals, built
+    bead by bead from these internal coordinates (float64, nm)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n_frames, n_beads, 3))
+    x[:, 1, 0] = rng.normal(0.15, 0.005, n_frames)
+    theta = rng.normal(1.9, 0.15, n_frames)
+    x[:, 2] = x[:, 1] + rng.normal(0.15, 0.005, (n_frames, 1)) * np.stack([-np.cos(theta), np.sin(theta), np.zeros(n_frames)], axis=1)
+    for b in range(3, n_beads):
+        bond, angle, torsion = rng.normal(0.15, 0.005, n_frames), rng.normal(1.9, 0.15, n_frames), rng.uniform(-np.pi, np.pi, n_frames)
+        a, c, d = x[:, b - 3], x[:, b - 2], x[:, b - 1]
+        u = (d - c) / np.linalg.norm(d - c, axis=1, keepdims=True)
+        normal = np.cross(c - a, u)
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        in_plane = np.cross(normal, u)
+        local = np.stack([-np.cos(angle), np.sin(angle) * np.cos(torsion), np.sin(angle) * np.sin(torsion)], axis=1)
+        x[:, b] = d + bond[:, None] * (local[:, :1] * u + local[:, 1:2] * in_plane + local[:, 2:] * normal)
+    return x
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            net = cgnet.CGNet.from_data(random_chains(), cgnet.CGNetConfig(n_beads=5, width=32, depth=2, repulsion_min_separation=3))
+        finally:
+            torch.set_default_dtype(torch.float32)
+    return net.double()
+
+
+def test_forces_are_minus_the_energy_gradient(model):
+    x = torch.tensor(random_chains(4, seed=1), dtype=torch.float64)
+    _, forces = model.energy_and_forces(x)
+    step = 1e-6
+    for frame, bead, axis in [(0, 0, 0), (1, 2, 1), (2, 4, 2), (3, 3, 0)]:
+        plus, minus = x.clone(), x.clone()
+        plus[frame, bead, axis] += step
+        minus[frame, bead, axis] -= step
+        derivative = (model.energy(plus)[frame] - model.energy(minus)[frame]) / (2 * step)
+        assert float(forces[frame, bead, axis]) == pytest.approx(-float(derivative.detach()), rel=1e-6, abs=1e-6)
+
+
+def test_energy_is_invariant_to_rigid_motion_but_not_to_mirroring(model):
+    x = random_chains(8, seed=2)
+    moved = x @ rotation(2.0, [0.3, -1, 0.5]).T + np.array([1.0, -2.0, 0.5])
+    energy = model.energy(torch.tensor(x)).detach()
+    assert torch.allclose(model.energy(torch.tensor(moved)).detach(), energy, rtol=0, atol=1e-9)
+    mirrored = model.energy(torch.tensor(x * np.array([1.0, 1.0, -1.0]))).detach()
+    assert (mirrored - energy).abs().max() > 1e-3
+
+
+def test_featurizer_is_continuous_across_the_dihedral_branch_cut():
+    featurizer = cgnet.Featurizer(4)
+    near = []
+    for torsion in (np.pi - 1e-6, -np.pi + 1e-6):
+        x = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [np.cos(torsion), 1.0, -np.sin(torsion)]])
+        near.append(featurizer(torch.tensor(x[None], dtype=torch.float64)))
+    assert torch.allclose(near[0], near[1], atol=1e-5)
+
+
+def test_harmonic_prior_recovers_known_parameters():
+    # Three beads: bond 0-1 ~ N(0.38, kT/k_b), angle ~ N(1.9, kT/k_a); sampled exactly.
+    rng = np.random.default_rng(4)
+    n, k_bond, r0, k_angle, theta0 = 200_000, 5.0e4, 0.38, 200.0, 1.9
+    r = rng.normal(r0, np.sqrt(kT(T) / k_bond), n)
+    theta = rng.normal(theta0, np.sqrt(kT(T) / k_angle), n)
+    x = np.zeros((n, 3, 3))
+    x[:, 0, 0] = -r
+    x[:, 2] = rng.normal(0.38, 0.005, (n, 1)) * np.stack([-np.cos(theta), np.sin(theta), np.zeros(n)], axis=1)
+    prior = cgnet.Prior(3).fit(torch.tensor(x), T)
+    bonds, angles = prior.terms[0], prior.terms[1]
+    # Relative error of a variance from n samples: sqrt(2/n) = 0.3%; allow 1.5%.
+    assert float(bonds.q0[0]) == pytest.approx(r0, rel=1e-3)
+    assert float(bonds.stiffness[0]) == pytest.approx(k_bond, rel=0.015)
+    assert float(angles.q0[0]) == pytest.approx(theta0, rel=1e-3)
+    assert float(angles.stiffness[0]) == pytest.approx(k_angle, rel=0.015)
+
+
+def test_dihedral_prior_recovers_a_known_fourier_potential():
+    # Sample phi from exp(-V/kT), V = 3 cos(phi) - 2 sin(2 phi) kJ/mol, by inverse CDF.
+    grid = np.linspace(-np.pi, np.pi, 100_001)
+    potential = 3 * np.cos(grid) - 2 * np.sin(2 * grid)
+    cdf = np.cumsum(np.exp(-potential / kT(T)))
+    phi = np.interp(np.random.default_rng(5).random(400_000) * cdf[-1], cdf, grid)
+    x = np.zeros((len(phi), 4, 3))
+    x[:, 0] = [1.0, 0.0, 0.0]
+    x[:, 2] = [0.0, 1.0, 0.0]
+    x[:, 3] = np.stack([np.cos(phi), np.ones_like(phi), -np.sin(phi)], axis=1)
+    terms = cgnet.DihedralTerms(np.array([[0, 1, 2, 3]]), order=3).fit(torch.tensor(x), T)
+    np.testing.assert_allclose(terms.cos_coefficients[0].numpy(), [3.0, 0.0, 0.0], atol=0.1)
+    np.testing.assert_allclose(terms.sin_coefficients[0].numpy(), [0.0, -2.0, 0.0], atol=0.1)
+
+
+def test_a_coordinate_without_spread_cannot_be_fitted():
+    x = random_chains(100, n_beads=3, seed=9)
+    x[:, 1] = x[:, 0] + np.array([0.15, 0.0, 0.0])  # bond 0-1 constrained to exactly 0.15 nm
+    with pytest.raises(ValueError, match="bond 0 does not vary"):
+        cgnet.Prior(3).fit(torch.tensor(x), T)
+
+
+def test_repulsion_is_kT_at_the_closest_distance_seen():
+    x = random_chains(500, n_beads=5, seed=6)
+    terms = cgnet.RepulsionTerms(cgnet.nonbonded_pairs(5, 3)).fit(torch.tensor(x), T)
+    closest = geometry.distances(x, terms.indices).min(0).values
+    np.testing.assert_allclose(terms.sigma.numpy(), closest.numpy())
+
+
+def test_checkpoint_round_trip_and_clear_errors(model, tmp_path):
+    path = tmp_path / "cgnet.pt"
+    model.float().save(path)
+    loaded = cgnet.CGNet.load(path)
+    x = torch.tensor(random_chains(16, seed=7), dtype=torch.float32)
+    assert torch.equal(loaded.energy(x), model.energy(x))
+    model.double()
+    training.save_checkpoint(tmp_path / "other.pt", "AugmentedFlow", {}, {})
+    with pytest.raises(ValueError, match="holds a AugmentedFlow, not a CGNet"):
+        cgnet.CGNet.load(tmp_path / "other.pt")
+    content = torch.load(path, weights_only=True)
+    content["format"] = 0
+    torch.save(content, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="checkpoint format 0"):
+        cgnet.CGNet.load(tmp_path / "old.pt")
+    content = torch.load(path, weights_only=True)
+    content["config"]["width"] = 64
+    torch.save(content, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="does not fit"):
+        cgnet.CGNet.load(tmp_path / "mismatch.pt")
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable cgflow checkpoint"):
+        cgnet.CGNet.load(tmp_path / "broken.pt")
+
+
+def test_force_matching_learns_a_known_force_field():
+    # Target: the fitted prior plus a smooth coupling of the two dihedrals. After training
+    # the network must explain most of the force variance the prior alone cannot.
+    torch.manual_seed(8)
+    x = torch.tensor(random_chains(3000, seed=8), dtype=torch.float32)
+    config = cgnet.CGNetConfig(n_beads=5, width=32, depth=2)
+    target = cgnet.CGNet.from_data(x, config)
+
+    def target_energy(y):
+        phi = geometry.dihedrals(y, [[0, 1, 2, 3], [1, 2, 3, 4]])
+        return target.prior(y) + 4.0 * torch.cos(phi[:, 0] - phi[:, 1])
+
+    y = x.clone().requires_grad_(True)
+    forces = -torch.autograd.grad(target_energy(y).sum(), y)[0]
+    y = x.clone().requires_grad_(True)
+    prior_forces = -torch.autograd.grad(target.prior(y).sum(), y)[0]
+    prior_only = float(((prior_forces[2400:] - forces[2400:]) ** 2).mean())
+    student = cgnet.CGNet.from_data(x, config)
+    history = cgnet.train_force_matching(
+        student, x[:2400], forces[:2400], validation=(x[2400:], forces[2400:]),
+        config=training.TrainingConfig(epochs=30, batch_size=128, learning_rate=3e-3, patience=None), lipschitz=10.0,
+    )
+    assert history.validation[history.best_epoch] < 0.1 * prior_only, (history.validation, prior_only)
+    for layer in student.network:
+        if isinstance(layer, torch.nn.Linear):
+            assert float(torch.linalg.matrix_norm(layer.weight.detach(), ord=2)) <= 10.0 + 1e-4
+
+
+def test_shape_errors():
+    net = cgnet.CGNet(cgnet.CGNetConfig(n_beads=5, width=8, depth=1))
+    with pytest.raises(ValueError, match=r"\[batch, 5, 3\]"):
+        net.energy(torch.zeros(2, 4, 3))
+    with pytest.raises(ValueError, match="activation"):
+        cgnet.CGNet(cgnet.CGNetConfig(n_beads=5, activation="relu"))
+    with pytest.raises(ValueError, match="differ in shape"):
+        cgnet.train_force_matching(net, np.zeros((4, 5, 3)), np.zeros((4, 4, 3)))
