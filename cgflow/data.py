@@ -9,8 +9,10 @@ trajectory), so that correlated neighbouring frames never end up on both sides.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +33,12 @@ FORCE_UNITS = {
 
 #: Shipped datasets: the CG arrays and the bead topology, paths inside the data folder.
 DATASETS = {
-    "ala2": {"arrays": "ala2/ala2_cg.npz", "topology": "ala2/ala2_cg.pdb"},
+    "ala2": {
+        "arrays": "ala2/ala2_cg.npz",
+        "topology": "ala2/ala2_cg.pdb",
+        "allatom_trajectory": "ala2/ala2_allatom.dcd",
+        "allatom_topology": "ala2/ala2_allatom.pdb",
+    },
 }
 
 
@@ -182,16 +189,44 @@ def _checked_array(values, what: str, where: str) -> np.ndarray:
     return array
 
 
+def _dataset_files(name: str, directory: Path | None) -> tuple[Path, dict[str, str]]:
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; shipped datasets: {sorted(DATASETS)}")
+    return (Path(directory) if directory is not None else data_dir()), DATASETS[name]
+
+
+def load_allatom(name: str, directory: Path | None = None) -> mdtraj.Trajectory:
+    """The shipped all-atom frames of a dataset (nm; a few thousand frames for viewing and
+    for checking the CG map), after verifying their checksums."""
+    directory, files = _dataset_files(name, directory)
+    topology = verify_file(directory, name, files["allatom_topology"])
+    trajectory = verify_file(directory, name, files["allatom_trajectory"])
+    with _silent_c_stdout():  # mdtraj's DCD reader prints plugin banners from C
+        return mdtraj.load(str(trajectory), top=str(topology))
+
+
+@contextlib.contextmanager
+def _silent_c_stdout():
+    """Send what C code writes to file descriptor 1 to /dev/null for the duration."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
 def load(name: str, directory: Path | None = None) -> CGDataset:
     """A shipped dataset by name (``"ala2"``), after verifying its checksums.
 
     Raises ``KeyError`` for an unknown name, ``FileNotFoundError`` for a missing file and
     ``ValueError`` for a file whose checksum differs from ``data/MANIFEST.json``.
     """
-    if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; shipped datasets: {sorted(DATASETS)}")
-    directory = Path(directory) if directory is not None else data_dir()
-    files = DATASETS[name]
+    directory, files = _dataset_files(name, directory)
     arrays_path = verify_file(directory, name, files["arrays"])
     topology_path = verify_file(directory, name, files["topology"])
     topology = read_cg_topology(topology_path)

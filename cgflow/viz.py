@@ -182,7 +182,10 @@ def show(traj: mdtraj.Trajectory, allatom: mdtraj.Trajectory | None = None, fram
 
 def _nglview_widget(traj: mdtraj.Trajectory, allatom: mdtraj.Trajectory | None):
     try:
-        import nglview
+        from IPython.utils.capture import capture_output
+
+        with capture_output():  # nglview displays a helper widget on import; keep it out of the page
+            import nglview
     except ImportError:
         return None
     view = nglview.NGLWidget()

@@ -37,6 +37,10 @@ def test_assembled_dataset_loads_with_units_and_boundaries(generated):
     # Bonded bead distances of a peptide backbone, in nm: C-N 0.13-0.14, N-CA 0.14-0.15, CA-C 0.15-0.16.
     distances = np.linalg.norm(np.diff(dataset.positions, axis=1), axis=2)
     assert ((distances > 0.12) & (distances < 0.17)).all()
+    allatom = data.load_allatom("ala2", directory=data_dir)
+    assert allatom.n_atoms == 22 and allatom.n_frames == 4  # every 1 ps of 2 x 4 ps, from trajectory 0
+    # The first all-atom frame is the first CG frame: bead atoms C(ACE), N, CA, C, N(NME).
+    np.testing.assert_allclose(allatom.xyz[0, [4, 6, 8, 10, 16]], dataset.positions[0], atol=1e-5)
     entry = manifest.read_manifest(data_dir)["ala2"]
     assert set(entry["files"]) == {"ala2/ala2_cg.npz", "ala2/ala2_cg.pdb", "ala2/ala2_allatom.pdb", "ala2/ala2_allatom.dcd"}
     provenance = entry["provenance"]

@@ -1,0 +1,97 @@
+"""Speed of the CG simulator against the bare network, the CPU's matmul rate and OpenMM.
+
+Prints, for the alanine-dipeptide CGNet (5 hidden layers of 160 tanh units on its features):
+(1) replica-steps per second of the full simulator step (featurizer, prior, network, forces,
+    BAOAB) against the number of replicas, next to the bare network's energy-and-gradient
+    evaluation at the same batch size, and the fraction of the CPU's measured float32
+    matrix-multiply FLOP rate that the network part achieves;
+(2) simulated ns/day of the CG model (all replicas together, 2 fs steps) against all-atom
+    OpenMM (the data recipe, one process) for the same molecule on the same machine.
+
+    python benchmarks/simulate.py [--max-replicas 4096] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from cgflow import cgnet, data, simulate
+from cgflow.units import ns_per_day
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def network_flops_per_frame(model: cgnet.CGNet) -> float:
+    """Multiply-adds of the MLP forward pass x 2 FLOPs, x 3 for forward plus input gradient."""
+    weights = sum(layer.weight.numel() for layer in model.network if isinstance(layer, torch.nn.Linear))
+    return 3 * 2 * weights
+
+
+def timed(function, seconds: float) -> float:
+    """Calls per second of ``function`` over about ``seconds`` s (after one warm-up call)."""
+    function()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        function()
+        calls += 1
+    return calls / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-replicas", type=int, default=4096)
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--skip-openmm", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    dataset = data.load("ala2").subsample(20_000)
+    model = cgnet.CGNet.from_data(dataset.positions, cgnet.CGNetConfig(n_beads=5, width=160, depth=5))
+    masses = np.array([12.011, 14.007, 12.011, 12.011, 14.007])
+    flops = network_flops_per_frame(model)
+    peak = matmul_gflops()
+    print(f"CPU: {torch.get_num_threads()} threads, float32 2048^3 matmul {peak:.1f} GFLOP/s")
+    print(f"network: {model.featurizer.size} features -> 5 x 160 tanh, {flops / 1e3:.0f} kFLOP per frame (energy + gradient)")
+    print(f"{'replicas':>8} {'sim steps/s':>12} {'replica-steps/s':>16} {'bare net frames/s':>18} {'sim/bare':>9} {'net GFLOP/s':>12} {'of matmul':>9}")
+    best = (0.0, 1)
+    replicas = 1
+    while replicas <= args.max_replicas:
+        start = torch.as_tensor(dataset.positions[np.arange(replicas) % len(dataset)])
+        simulation = simulate.LangevinSimulation(model.energy_and_forces, masses, time_step=0.002, progress=False)
+        chunk = 20
+        steps_per_second = chunk * timed(lambda: simulation.run(start, chunk, save_every=chunk), args.seconds)
+        features = torch.randn(replicas, model.featurizer.size)
+
+        def bare():
+            x = features.clone().requires_grad_(True)
+            torch.autograd.grad(model.network(x).sum(), x)
+
+        bare_rate = replicas * timed(bare, args.seconds)
+        rate = replicas * steps_per_second
+        net_gflops = bare_rate * flops / 1e9
+        print(f"{replicas:>8} {steps_per_second:>12.1f} {rate:>16.0f} {bare_rate:>18.0f} {rate / bare_rate:>9.2f} {net_gflops:>12.1f} {net_gflops / peak:>9.1%}")
+        if rate > best[0]:
+            best = (rate, replicas)
+        replicas *= 4
+    cg_speed = ns_per_day(best[0] * 0.002, 1.0)
+    print(f"CG model: {cg_speed:.0f} ns/day in total at {best[1]} replicas (2 fs steps)")
+    if not args.skip_openmm:
+        from ala2_data import platform_speed  # the sibling benchmark script (needs OpenMM)
+
+        allatom = platform_speed("Reference")
+        print(f"all-atom OpenMM (Reference, 2 fs, OBC, one process): {allatom:.0f} ns/day")
+        print(f"CG / all-atom simulated time per wall time: {cg_speed / allatom:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
