@@ -18,6 +18,7 @@ import io
 import json
 import multiprocessing
 import os
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ from pathlib import Path
 
 import mdtraj
 import numpy as np
+import torch
 
 from . import __version__
 from .cgmap import cg_topology, force_map_matrix
+from .geometry import place
 from .manifest import update_manifest
 from .units import ns_per_day
 
@@ -96,31 +99,29 @@ ALA2 = Recipe(
 RECIPES = {recipe.name: recipe for recipe in (ALA2,)}
 
 
-def _place(a: np.ndarray, b: np.ndarray, c: np.ndarray, bond: float, angle: float, torsion: float) -> np.ndarray:
-    """Position of atom d with |cd| = bond, angle(b, c, d) and torsion(a, b, c, d) in degrees."""
-    bc = (c - b) / np.linalg.norm(c - b)
-    normal = np.cross(b - a, bc)
-    normal /= np.linalg.norm(normal)
-    in_plane = np.cross(normal, bc)
-    theta, phi = np.radians(angle), np.radians(torsion)
-    return c + bond * (-np.cos(theta) * bc + np.sin(theta) * np.cos(phi) * in_plane + np.sin(theta) * np.sin(phi) * normal)
-
-
 def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, unit.Quantity]:
     """ACE-ALA-NME built from a Z-matrix of standard peptide geometry (bonds in angstrom).
 
     The heavy atoms start in the C7eq basin (phi = -80, psi = 75 degrees) with trans peptide
     bonds and L-chirality (improper N-C-CA-CB = +122.5 degrees); OpenMM adds the hydrogens.
     """
+    def put(a, b, c, bond, angle, torsion):
+        values = torch.tensor([bond, np.radians(angle), np.radians(torsion)], dtype=torch.float64)
+        return place(x[a], x[b], x[c], *values).numpy()
+
     x = {"CH3": np.zeros(3), "C0": np.array([1.52, 0.0, 0.0])}
     x["N"] = x["C0"] + 1.335 * np.array([np.cos(np.radians(63.8)), np.sin(np.radians(63.8)), 0.0])
-    x["CA"] = _place(x["CH3"], x["C0"], x["N"], 1.458, 121.7, 180.0)
-    x["C"] = _place(x["C0"], x["N"], x["CA"], 1.525, 111.2, -80.0)
-    x["N2"] = _place(x["N"], x["CA"], x["C"], 1.335, 116.2, 75.0)
-    x["C2"] = _place(x["CA"], x["C"], x["N2"], 1.449, 121.7, 180.0)
-    x["O0"] = _place(x["CA"], x["N"], x["C0"], 1.229, 122.7, 0.0)
-    x["O"] = _place(x["C2"], x["N2"], x["C"], 1.229, 122.7, 0.0)
-    x["CB"] = _place(x["N"], x["C"], x["CA"], 1.530, 110.5, 122.5)
+    x = {key: torch.tensor(value) for key, value in x.items()}
+    for key, (a, b, c, bond, angle, torsion) in {
+        "CA": ("CH3", "C0", "N", 1.458, 121.7, 180.0),
+        "C": ("C0", "N", "CA", 1.525, 111.2, -80.0),
+        "N2": ("N", "CA", "C", 1.335, 116.2, 75.0),
+        "C2": ("CA", "C", "N2", 1.449, 121.7, 180.0),
+        "O0": ("CA", "N", "C0", 1.229, 122.7, 0.0),
+        "O": ("C2", "N2", "C", 1.229, 122.7, 0.0),
+        "CB": ("N", "C", "CA", 1.530, 110.5, 122.5),
+    }.items():
+        x[key] = torch.as_tensor(put(a, b, c, bond, angle, torsion))
     residues = [
         ("ACE", [("CH3", "CH3"), ("C", "C0"), ("O", "O0")]),
         ("ALA", [("N", "N"), ("CA", "CA"), ("C", "C"), ("O", "O"), ("CB", "CB")]),
@@ -133,10 +134,17 @@ def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, u
         residue = topology.addResidue(residue_name, chain)
         for atom_name, key in atoms:
             topology.addAtom(atom_name, app.Element.getBySymbol(atom_name[0]), residue)
-            positions.append(openmm.Vec3(*(x[key] / 10.0)))
+            positions.append(openmm.Vec3(*(x[key].numpy() / 10.0)))
     topology.createStandardBonds()
     modeller = app.Modeller(topology, unit.Quantity(positions, unit.nanometer))
-    modeller.addHydrogens(forcefield)
+    # addHydrogens starts hydrogens at positions from Python's global `random`; seed it (and
+    # restore it) so that the built structure is the same on every run.
+    state = random.getstate()
+    random.seed(0)
+    try:
+        modeller.addHydrogens(forcefield, platform=openmm.Platform.getPlatformByName("Reference"))
+    finally:
+        random.setstate(state)
     return modeller.topology, modeller.positions
 
 

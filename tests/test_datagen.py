@@ -90,3 +90,21 @@ def test_corrupted_or_missing_files_are_named(generated, tmp_path):
 def test_recipe_rejects_inconsistent_intervals():
     with pytest.raises(ValueError, match="whole number"):
         dataclasses.replace(TINY, save_interval=0.3).frames_per_chunk
+
+
+def test_the_built_structure_is_deterministic_and_l_alanine():
+    import mdtraj
+    import openmm.app as app
+
+    forcefield = app.ForceField(*datagen.ALA2.forcefield)
+    builds = [datagen.build_alanine_dipeptide(forcefield) for _ in range(2)]
+    xyz = [np.array([[v.x, v.y, v.z] for v in positions]) for _, positions in builds]
+    np.testing.assert_array_equal(xyz[0], xyz[1])
+    trajectory = mdtraj.Trajectory(xyz[0][None], mdtraj.Topology.from_openmm(builds[0][0]))
+    assert trajectory.n_atoms == 22
+    # phi = -80, psi = 75 degrees as built; improper N-C-CA-CB = +122.5 degrees: L-alanine.
+    assert np.degrees(mdtraj.compute_phi(trajectory)[1][0, 0]) == pytest.approx(-80.0, abs=1e-3)
+    assert np.degrees(mdtraj.compute_psi(trajectory)[1][0, 0]) == pytest.approx(75.0, abs=1e-3)
+    atoms = {a.name: a.index for a in trajectory.topology.residue(1).atoms}
+    improper = mdtraj.compute_dihedrals(trajectory, [[atoms["N"], atoms["C"], atoms["CA"], atoms["CB"]]])
+    assert np.degrees(improper[0, 0]) == pytest.approx(122.5, abs=1e-3)

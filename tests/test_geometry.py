@@ -68,3 +68,48 @@ def test_bad_shapes_are_rejected():
         geometry.distances(np.zeros((4, 2)), [[0, 1]])
     with pytest.raises(ValueError, match=r"shape \[n, 4\]"):
         geometry.dihedrals(np.zeros((4, 3)), [[0, 1, 2]])
+
+
+class TestChainIC:
+    @pytest.fixture
+    def x(self, chains):
+        return torch.tensor(chains[:20])
+
+    def test_round_trip(self, x):
+        chain = geometry.ChainIC(6)
+        ic, rigid = chain.forward(x)
+        assert ic.shape == (20, 12) and rigid.shape == (20, 6)
+        assert torch.allclose(chain.inverse(ic, rigid), x, atol=1e-10)  # float64
+        x32 = x.float()
+        assert torch.allclose(chain.inverse(*chain.forward(x32)), x32, atol=1e-5)  # 1e-5 nm in float32
+
+    def test_internal_coordinates_are_invariant_to_rigid_motion(self, x):
+        chain = geometry.ChainIC(6)
+        rotation = torch.linalg.matrix_exp(torch.tensor([[0.0, -0.7, 0.2], [0.7, 0.0, -1.1], [-0.2, 1.1, 0.0]], dtype=torch.float64))
+        moved = x @ rotation.T + torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+        assert torch.allclose(chain.forward(moved)[0], chain.forward(x)[0], atol=1e-10)
+        # Without rigid-body coordinates the inverse returns the canonical pose of the chain.
+        canonical = chain.inverse(chain.forward(x)[0])
+        assert torch.allclose(geometry.distances(canonical, np.array([[0, 5], [1, 4]])), geometry.distances(x, np.array([[0, 5], [1, 4]])), atol=1e-10)
+
+    def test_log_det_jacobian_matches_autograd(self, x):
+        chain = geometry.ChainIC(6)
+        for frame in x[:5]:
+            def full(y):
+                ic, rigid = chain.forward(y.reshape(6, 3))
+                return torch.cat([ic, rigid])
+
+            jacobian = torch.autograd.functional.jacobian(full, frame.reshape(-1))
+            log_det = torch.linalg.slogdet(jacobian)[1]
+            ic, rigid = chain.forward(frame)
+            expected = -(chain.log_jacobian(ic) + torch.log(torch.sin(rigid[3])))
+            assert float(log_det) == pytest.approx(float(expected), abs=1e-8)
+
+    def test_errors(self):
+        with pytest.raises(ValueError, match="at least 4 beads"):
+            geometry.ChainIC(3)
+        chain = geometry.ChainIC(5)
+        with pytest.raises(ValueError, match="expected 5 beads"):
+            chain.forward(torch.zeros(2, 6, 3))
+        with pytest.raises(ValueError, match="expected 9 internal coordinates"):
+            chain.inverse(torch.zeros(2, 8))
