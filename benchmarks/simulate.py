@@ -5,8 +5,9 @@ Prints, for the alanine-dipeptide CGNet (5 hidden layers of 160 tanh units on it
     BAOAB) against the number of replicas, next to the bare network's energy-and-gradient
     evaluation at the same batch size, and the fraction of the CPU's measured float32
     matrix-multiply FLOP rate that the network part achieves;
-(2) simulated ns/day of the CG model (all replicas together, 2 fs steps) against all-atom
-    OpenMM (the data recipe, one process) for the same molecule on the same machine.
+(2) simulated ns/day of the CG model (all replicas together) against all-atom OpenMM (the
+    data recipe, one process) for the same molecule on the same machine: alanine dipeptide
+    (5 beads, 2 fs) and chignolin CLN025 (10 C-alpha beads, 4 fs for both).
 
     python benchmarks/simulate.py [--max-replicas 4096] [--seconds 3]
 """
@@ -83,14 +84,30 @@ def main() -> None:
         if rate > best[0]:
             best = (rate, replicas)
         replicas *= 4
-    cg_speed = ns_per_day(best[0] * 0.002, 1.0)
-    print(f"CG model: {cg_speed:.0f} ns/day in total at {best[1]} replicas (2 fs steps)")
+    print(f"CG alanine dipeptide: {ns_per_day(best[0] * 0.002, 1.0):.0f} ns/day in total at {best[1]} replicas (2 fs steps)")
     if not args.skip_openmm:
-        from ala2_data import platform_speed  # the sibling benchmark script (needs OpenMM)
+        from cgflow import datagen
 
-        allatom = platform_speed("Reference")
-        print(f"all-atom OpenMM (Reference, 2 fs, OBC, one process): {allatom:.0f} ns/day")
-        print(f"CG / all-atom simulated time per wall time: {cg_speed / allatom:.0f}x")
+        allatom = datagen.Generator(datagen.ALA2).speed()
+        print(f"all-atom alanine dipeptide (OpenMM Reference, 2 fs, OBC, one process): {allatom:.0f} ns/day")
+        print(f"  CG / all-atom: {ns_per_day(best[0] * 0.002, 1.0) / allatom:.0f}x")
+        chignolin = datagen.Generator(datagen.CLN025)
+        # Throughput of a 10-bead CGNet (same architecture; timing does not depend on training).
+        from openmm import unit
+
+        xyz = np.array(chignolin.initial_positions.value_in_unit(unit.nanometer))
+        beads = xyz[chignolin.bead_atoms]
+        noisy = beads[None] + np.random.default_rng(0).normal(0, 0.02, (2000, len(beads), 3))
+        model10 = cgnet.CGNet.from_data(noisy, cgnet.CGNetConfig(n_beads=10, width=160, depth=5, repulsion_min_separation=3, temperature=340.0))
+        replicas10 = best[1]
+        simulation = simulate.LangevinSimulation(model10.energy_and_forces, np.full(10, 12.011), temperature=340.0, time_step=0.004, progress=False)
+        start10 = torch.as_tensor(noisy[np.arange(replicas10) % len(noisy)], dtype=torch.float32)
+        rate10 = replicas10 * 20 * timed(lambda: simulation.run(start10, 20, save_every=20), args.seconds)
+        cg10 = ns_per_day(rate10 * 0.004, 1.0)
+        aa10 = chignolin.speed(picoseconds=40.0)
+        print(f"CG chignolin: {cg10:.0f} ns/day in total at {replicas10} replicas (4 fs steps)")
+        print(f"all-atom chignolin (OpenMM CPU platform, 4 fs with HMR, OBC, one process): {aa10:.0f} ns/day")
+        print(f"  CG / all-atom: {cg10 / aa10:.0f}x")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Units: nm, ps, amu, kJ/mol, K (OpenMM's).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import io
 import json
@@ -50,7 +51,7 @@ class Recipe:
     description: str
     forcefield: tuple[str, ...]
     solvent: str
-    bead_names: tuple[tuple[str, str], ...]  # (residue name, atom name) per bead, in order
+    bead_selection: str  # mdtraj selection of the bead atoms; beads follow atom order along the chain
     temperature: float = 300.0
     friction: float = 1.0  # 1/ps
     timestep: float = 0.002
@@ -93,10 +94,25 @@ ALA2 = Recipe(
     description="Capped alanine dipeptide (ACE-ALA-NME), AMBER ff99SB-ILDN, OBC implicit solvent, 300 K",
     forcefield=("amber99sbildn.xml", "amber99_obc.xml"),
     solvent="OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff",
-    bead_names=(("ACE", "C"), ("ALA", "N"), ("ALA", "CA"), ("ALA", "C"), ("NME", "N")),
+    bead_selection="(resname ACE and name C) or (resname ALA and name N CA C) or (resname NME and name N)",
 )
 
-RECIPES = {recipe.name: recipe for recipe in (ALA2,)}
+#: The chignolin variant CLN025 at 340 K, the temperature of the reference simulations of
+#: Lindorff-Larsen et al. 2011; HMR (hydrogens 3 amu) allows 4 fs steps on the CPU platform.
+#: The equilibrium ensemble it must reach is the subject of its own issue.
+CLN025 = Recipe(
+    name="cln025",
+    description="CLN025 (YYDPETGTWY), AMBER ff99SB-ILDN, OBC implicit solvent, 340 K",
+    forcefield=("amber99sbildn.xml", "amber99_obc.xml"),
+    solvent="OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff",
+    bead_selection="name CA",
+    temperature=340.0,
+    timestep=0.004,
+    hydrogen_mass=3.0,
+    platform="CPU",
+)
+
+RECIPES = {recipe.name: recipe for recipe in (ALA2, CLN025)}
 
 
 def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, unit.Quantity]:
@@ -137,29 +153,64 @@ def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, u
             positions.append(openmm.Vec3(*(x[key].numpy() / 10.0)))
     topology.createStandardBonds()
     modeller = app.Modeller(topology, unit.Quantity(positions, unit.nanometer))
-    # addHydrogens starts hydrogens at positions from Python's global `random`; seed it (and
-    # restore it) so that the built structure is the same on every run.
-    state = random.getstate()
-    random.seed(0)
-    try:
+    with _seeded_random():
         modeller.addHydrogens(forcefield, platform=openmm.Platform.getPlatformByName("Reference"))
-    finally:
-        random.setstate(state)
     return modeller.topology, modeller.positions
 
 
-BUILDERS = {"ala2": build_alanine_dipeptide}
+@contextlib.contextmanager
+def _seeded_random(seed: int = 0):
+    """OpenMM's Modeller and PDBFixer start added atoms at positions from Python's global
+    ``random``: seed it (and restore it afterwards) so that a built structure is the same on
+    every run."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+#: CLN025 (Honda et al. 2008) and backbone angles (degrees) of a beta hairpin to build it in:
+#: strands Y1-D3 and T8-Y10, turn P4-G7 (G7 in the left-handed region).
+CLN025_SEQUENCE = "YYDPETGTWY"
+CLN025_PHI_PSI = [(-120, 130), (-120, 130), (-120, 130), (-60, -30), (-90, 0), (-90, 0), (90, 0), (-120, 130), (-120, 130), (-120, 130)]
+
+
+def build_cln025(forcefield: app.ForceField) -> tuple[app.Topology, unit.Quantity]:
+    """CLN025 from its sequence: PeptideBuilder backbone and side chains in hairpin angles,
+    PDBFixer for the C-terminal oxygen and the hydrogens at pH 7 (166 atoms, charge -2)."""
+    import io
+
+    import pdbfixer
+    from Bio.PDB import PDBIO
+    from PeptideBuilder import make_structure
+
+    phi = [angles[0] for angles in CLN025_PHI_PSI[1:]]
+    psi_previous = [angles[1] for angles in CLN025_PHI_PSI[:-1]]
+    structure = make_structure(CLN025_SEQUENCE, phi, psi_previous)
+    writer, text = PDBIO(), io.StringIO()
+    writer.set_structure(structure)
+    writer.save(text)
+    with _seeded_random():
+        fixer = pdbfixer.PDBFixer(pdbfile=io.StringIO(text.getvalue()), platform=openmm.Platform.getPlatformByName("Reference"))
+        fixer.findMissingResidues()
+        fixer.findMissingAtoms()
+        fixer.addMissingAtoms()
+        modeller = app.Modeller(fixer.topology, fixer.positions)
+        modeller.addHydrogens(forcefield, pH=7.0, platform=openmm.Platform.getPlatformByName("Reference"))
+    return modeller.topology, modeller.positions
 
 
 def bead_atoms(recipe: Recipe, topology: mdtraj.Topology) -> list[int]:
-    """Atom indices of the beads named by ``recipe.bead_names``, in chain order."""
-    indices = []
-    for residue_name, atom_name in recipe.bead_names:
-        matches = [a.index for a in topology.atoms if a.residue.name == residue_name and a.name == atom_name]
-        if len(matches) != 1:
-            raise ValueError(f"{recipe.name}: expected one atom {residue_name}:{atom_name}, found {len(matches)}")
-        indices.append(matches[0])
+    """Atom indices of the beads selected by ``recipe.bead_selection``, in chain order."""
+    indices = topology.select(recipe.bead_selection).tolist()
+    if len(indices) < 2:
+        raise ValueError(f"{recipe.name}: the bead selection {recipe.bead_selection!r} picks {len(indices)} atoms")
     return indices
+
+
+BUILDERS = {"ala2": build_alanine_dipeptide, "cln025": build_cln025}
 
 
 class Generator:
@@ -186,7 +237,8 @@ class Generator:
         )
         integrator.setRandomNumberSeed(seed)
         platform = openmm.Platform.getPlatformByName(recipe.platform)
-        return app.Simulation(self.topology, self.system(), integrator, platform)
+        properties = {"Threads": str(min(2, os.cpu_count() or 1))} if recipe.platform == "CPU" else {}
+        return app.Simulation(self.topology, self.system(), integrator, platform, properties)
 
     def equilibrated_state(self, trajectory: int) -> openmm.State:
         """Minimised structure, Maxwell-Boltzmann velocities, ``recipe.equilibration`` ps of MD."""
@@ -197,6 +249,18 @@ class Generator:
         simulation.context.setVelocitiesToTemperature(recipe.temperature * unit.kelvin, _seed(recipe, trajectory, -2))
         simulation.step(_whole(recipe.equilibration / recipe.timestep, "equilibration / time step"))
         return simulation.context.getState(getPositions=True, getVelocities=True)
+
+    def speed(self, picoseconds: float = 20.0) -> float:
+        """Measured speed of this recipe in ns/day (one process), from the minimised structure."""
+        simulation = self.simulation(seed=1)
+        simulation.context.setPositions(self.initial_positions)
+        simulation.minimizeEnergy()
+        simulation.context.setVelocitiesToTemperature(self.recipe.temperature * unit.kelvin, 1)
+        simulation.step(100)
+        steps = _whole(picoseconds / self.recipe.timestep, "picoseconds / time step")
+        start = time.perf_counter()
+        simulation.step(steps)
+        return ns_per_day(picoseconds, time.perf_counter() - start)
 
     def run_chunk(self, start: openmm.State, trajectory: int, chunk: int) -> dict[str, np.ndarray]:
         """One chunk of MD from ``start``: CG positions (nm), aggregated CG forces (kJ/mol/nm),
@@ -333,7 +397,7 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
         "allatom_frames": len(first["allatom_positions"]),
         "allatom_stride_ps": recipe.allatom_interval,
         "total_simulated_ns": recipe.n_trajectories * recipe.trajectory_length / 1000.0,
-        "cg_map": "slice map on " + ", ".join(f"{r}:{a}" for r, a in recipe.bead_names),
+        "cg_map": f"slice map on the atoms selected by {recipe.bead_selection!r}",
         "force_map": "aggregated: bead atom + the hydrogens bonded (HBonds-constrained) to it",
         "generator": f"python -m cgflow.datagen {recipe.name}",
         "cgflow_version": __version__,

@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("openmm")
 from cgflow import data, datagen, manifest  # noqa: E402
+from cgflow.cgmap import bead_groups  # noqa: E402
 
 TINY = dataclasses.replace(
     datagen.ALA2,
@@ -108,3 +109,19 @@ def test_the_built_structure_is_deterministic_and_l_alanine():
     atoms = {a.name: a.index for a in trajectory.topology.residue(1).atoms}
     improper = mdtraj.compute_dihedrals(trajectory, [[atoms["N"], atoms["C"], atoms["CA"], atoms["CB"]]])
     assert np.degrees(improper[0, 0]) == pytest.approx(122.5, abs=1e-3)
+
+
+def test_cln025_is_built_from_its_sequence():
+    generator = datagen.Generator(datagen.CLN025)
+    assert generator.md_topology.n_atoms == 166
+    assert "".join(r.code for r in generator.md_topology.residues) == "YYDPETGTWY"
+    assert len(generator.bead_atoms) == 10
+    system = generator.system()
+    import openmm
+
+    nonbonded = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    charge = sum(nonbonded.getParticleParameters(i)[0]._value for i in range(system.getNumParticles()))
+    assert charge == pytest.approx(-2.0, abs=1e-6)
+    # CA beads carry their alpha hydrogens (glycine two) in the force map.
+    groups = [len(g) for g in bead_groups(generator.md_topology, generator.bead_atoms)]
+    assert groups == [2, 2, 2, 2, 2, 2, 3, 2, 2, 2]
