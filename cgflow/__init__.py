@@ -3,11 +3,43 @@
 The companion package of the cgflow book, after Koehler, Chen, Kraemer, Clementi and Noe,
 "Flow-matching: efficient coarse-graining of molecular dynamics without forces",
 J. Chem. Theory Comput. 2023, 19, 942. Units everywhere: nm, ps, amu, kJ/mol, K.
+
+Modules: ``units``, ``runtime``, ``geometry``, ``cgmap``, ``manifest``, ``data``, ``toy``,
+``training``, ``cgnet``, ``simulate``, ``analysis``, ``viz``; ``datagen`` needs OpenMM.
 """
 
 __version__ = "0.1.0"
 
+from . import analysis, viz
+from .cgnet import CGNet, CGNetConfig, train_force_matching
+from .data import CGDataset, load, load_allatom
+from .geometry import ChainIC
 from .runtime import default_device, fast_mode, pick, seed_everything
+from .simulate import LangevinSimulation, ParallelTempering, SimulationBlowUp
+from .toy import DoubleWellToy
+from .training import TrainingConfig
 from .units import KB, beta, kT
 
-__all__ = ["KB", "beta", "default_device", "fast_mode", "kT", "pick", "seed_everything"]
+__all__ = [
+    "KB",
+    "CGDataset",
+    "CGNet",
+    "CGNetConfig",
+    "ChainIC",
+    "DoubleWellToy",
+    "LangevinSimulation",
+    "ParallelTempering",
+    "SimulationBlowUp",
+    "TrainingConfig",
+    "analysis",
+    "beta",
+    "default_device",
+    "fast_mode",
+    "kT",
+    "load",
+    "load_allatom",
+    "pick",
+    "seed_everything",
+    "train_force_matching",
+    "viz",
+]
