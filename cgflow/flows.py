@@ -1,0 +1,273 @@
+"""The teacher: an augmented, smooth normalizing flow over internal coordinates.
+
+Sections 2.4-2.6 of the flow-matching paper. A CG configuration ``x`` (``[N, 3]``, nm) is
+described by its internal coordinates (``geometry.ChainIC``): bonds and angles, mapped by
+fixed smooth bijections to the real line and standardised, and torsions on the circle. ``A``
+augmented channels ``eta ~ N(0, I)`` join them (eq. 7-8). Coupling layers of smooth
+transforms (``cgflow.transforms``) map the joint ``(ic, eta)`` to a base distribution that is
+a standard normal for real coordinates and uniform for torsions.
+
+Densities and energies (eq. 5, 9): the flow gives ``log p(ic, eta)``; over Cartesian CG
+coordinates (rigid-body motion factored out) ``log p(x, eta) = log p(ic(x), eta) -
+log J(x)`` with ``J = prod r_i^2 prod sin(theta_i)`` (see ``ChainIC``). The joint energy is
+``V(x, eta) = -kT log p(x, eta)`` in kJ/mol and the forces ``-grad_x V`` in kJ/mol/nm.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from nflows.transforms.base import CompositeTransform, Transform
+from torch import nn
+
+from .geometry import ChainIC
+from .training import History, TrainingConfig, fit, load_checkpoint, save_checkpoint
+from .transforms import (
+    circle_parameter_count,
+    mixture_cdf_real,
+    mixture_cdf_real_inverse,
+    moebius_mixture_circle,
+    moebius_mixture_circle_inverse,
+    real_parameter_count,
+)
+from .units import kT
+
+LOG_TWO_PI = math.log(2.0 * math.pi)
+
+
+class SmoothCoupling(Transform):
+    """Updates the dimensions in ``update`` with smooth elementwise maps whose parameters a
+    tanh MLP computes from the other dimensions (torsions enter it as cos and sin)."""
+
+    def __init__(self, is_circle: np.ndarray, update: np.ndarray, n_components: int = 8, hidden: int = 128):
+        super().__init__()
+        is_circle, update = np.asarray(is_circle, bool), np.asarray(update, bool)
+        if not update.any() or update.all():
+            raise ValueError("a coupling layer must update some dimensions and condition on the others")
+        self.register_buffer("is_circle", torch.as_tensor(is_circle))
+        self.register_buffer("update", torch.as_tensor(update))
+        self.n_components = n_components
+        self.width = max(real_parameter_count(n_components), circle_parameter_count(n_components))
+        n_inputs = int((~update & ~is_circle).sum() + 2 * (~update & is_circle).sum())
+        self.network = nn.Sequential(
+            nn.Linear(n_inputs, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, int(update.sum()) * self.width)
+        )
+        nn.init.zeros_(self.network[-1].weight)  # start close to a fixed map
+        nn.init.zeros_(self.network[-1].bias)
+
+    def _conditioner_output(self, inputs: torch.Tensor) -> torch.Tensor:
+        kept = inputs[:, ~self.update]
+        circle = self.is_circle[~self.update]
+        features = torch.cat([kept[:, ~circle], torch.cos(kept[:, circle]), torch.sin(kept[:, circle])], dim=-1)
+        return self.network(features).view(len(inputs), -1, self.width)
+
+    def _map(self, inputs: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        parameters = self._conditioner_output(inputs)
+        circle = self.is_circle[self.update]
+        updated = inputs[:, self.update]
+        real_p = parameters[:, ~circle, : real_parameter_count(self.n_components)]
+        circle_p = parameters[:, circle, : circle_parameter_count(self.n_components)]
+        real_in, circle_in = updated[:, ~circle], updated[:, circle]
+        if inverse:
+            real_in = mixture_cdf_real_inverse(real_in, real_p)
+            circle_in = moebius_mixture_circle_inverse(circle_in, circle_p)
+            updated_in = torch.empty_like(updated)
+            updated_in[:, ~circle], updated_in[:, circle] = real_in, circle_in
+            updated = updated_in
+            real_in, circle_in = updated[:, ~circle], updated[:, circle]
+        real_out, real_log = mixture_cdf_real(real_in, real_p)
+        circle_out, circle_log = moebius_mixture_circle(circle_in, circle_p)
+        log_det = real_log.sum(-1) + circle_log.sum(-1)
+        outputs = inputs.clone()
+        if inverse:
+            outputs[:, self.update] = updated
+            return outputs, -log_det
+        out = torch.empty_like(updated)
+        out[:, ~circle], out[:, circle] = real_out, circle_out
+        outputs[:, self.update] = out
+        return outputs, log_det
+
+    def forward(self, inputs, context=None):
+        return self._map(inputs, inverse=False)
+
+    def inverse(self, inputs, context=None):
+        return self._map(inputs, inverse=True)
+
+
+class InternalCoordinates(nn.Module):
+    """Fixed smooth bijection from Cartesian CG coordinates to the flow's variables: bonds
+    ``r`` -> ``(log r - m) / s``, angles ``theta`` -> ``(logit(theta / pi) - m) / s`` (so that
+    every value maps back into the physical domain), torsions unchanged; statistics from the
+    training data. Returns the variables and ``log |d variables / d ic|``."""
+
+    def __init__(self, n_beads: int):
+        super().__init__()
+        self.chain = ChainIC(n_beads)
+        n_real = 2 * n_beads - 3
+        self.register_buffer("mean", torch.zeros(n_real))
+        self.register_buffer("std", torch.ones(n_real))
+
+    @property
+    def n_real(self) -> int:
+        return len(self.mean)
+
+    def _unbounded(self, ic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bonds, angles, _ = self.chain.split(ic)
+        p = angles / math.pi
+        values = torch.cat([torch.log(bonds), torch.log(p) - torch.log1p(-p)], dim=-1)
+        log_det = -torch.log(bonds).sum(-1) - (math.log(math.pi) + torch.log(p) + torch.log1p(-p)).sum(-1)
+        return values, log_det
+
+    def fit(self, positions: torch.Tensor) -> InternalCoordinates:
+        with torch.no_grad():
+            values, _ = self._unbounded(self.chain.forward(positions)[0])
+            self.mean.copy_(values.mean(0))
+            self.std.copy_(values.std(0).clamp_min(1e-6))
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Flow variables ``[n, 3N - 6]`` (real ones first, torsions last), their log-det with
+        respect to the internal coordinates, and ``log J`` of the Cartesian volume element."""
+        ic, _ = self.chain.forward(x)
+        values, log_det = self._unbounded(ic)
+        variables = torch.cat([(values - self.mean) / self.std, self.chain.split(ic)[2]], dim=-1)
+        return variables, log_det - torch.log(self.std).sum(), self.chain.log_jacobian(ic)
+
+    def inverse(self, variables: torch.Tensor) -> torch.Tensor:
+        """Cartesian positions ``[n, N, 3]`` (nm) in the canonical orientation."""
+        values = variables[:, : self.n_real] * self.std + self.mean
+        n_bonds = self.chain.n_beads - 1
+        bonds = torch.exp(values[:, :n_bonds])
+        angles = math.pi * torch.sigmoid(values[:, n_bonds:])
+        return self.chain.inverse(torch.cat([bonds, angles, variables[:, self.n_real :]], dim=-1))
+
+
+@dataclass
+class FlowConfig:
+    """Architecture of the teacher; ``n_blocks`` blocks of coupling layers."""
+
+    n_beads: int
+    n_augmented: int = 2
+    n_blocks: int = 4
+    n_components: int = 8
+    hidden: int = 128
+    temperature: float = 300.0  # K, of the training data
+
+
+@dataclass
+class FlowSample:
+    """Teacher samples: positions ``[n, N, 3]`` nm, augmented channels ``[n, A]``, joint
+    energies ``V(x, eta)`` ``[n]`` kJ/mol and forces ``-dV/dx`` ``[n, N, 3]`` kJ/mol/nm."""
+
+    positions: torch.Tensor
+    eta: torch.Tensor
+    energy: torch.Tensor
+    forces: torch.Tensor
+
+
+class AugmentedFlow(nn.Module):
+    """Smooth augmented flow over internal coordinates (see the module docstring)."""
+
+    def __init__(self, config: FlowConfig):
+        super().__init__()
+        self.config = config
+        self.coordinates = InternalCoordinates(config.n_beads)
+        n_real, n_torsions = self.coordinates.n_real, config.n_beads - 3
+        dim = n_real + n_torsions + config.n_augmented
+        is_circle = np.zeros(dim, bool)
+        is_circle[n_real : n_real + n_torsions] = True
+        torsions = np.arange(n_real, n_real + n_torsions)
+        groups = [torsions[0::2], torsions[1::2], np.arange(n_real), np.arange(n_real + n_torsions, dim)]
+        layers = []
+        for _ in range(config.n_blocks):
+            for group in groups:
+                if len(group) == 0:
+                    continue
+                update = np.zeros(dim, bool)
+                update[group] = True
+                layers.append(SmoothCoupling(is_circle, update, config.n_components, config.hidden))
+        self.transform = CompositeTransform(layers)
+        self.register_buffer("is_circle", torch.as_tensor(is_circle))
+
+    @classmethod
+    def from_data(cls, positions, config: FlowConfig) -> AugmentedFlow:
+        flow = cls(config)
+        flow.coordinates.fit(torch.as_tensor(np.asarray(positions), dtype=torch.get_default_dtype()))
+        return flow
+
+    def _base_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        real = z[:, ~self.is_circle]
+        return -0.5 * (real**2).sum(-1) - 0.5 * LOG_TWO_PI * real.shape[1] - LOG_TWO_PI * int(self.is_circle.sum())
+
+    def log_prob(self, x: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
+        """``log p(x, eta)`` ``[n]`` of Cartesian positions ``[n, N, 3]`` (nm, rigid-body
+        motion factored out) and augmented channels ``[n, A]``."""
+        variables, log_det_coordinates, log_jacobian = self.coordinates(x)
+        z, log_det_flow = self.transform(torch.cat([variables, eta], dim=-1))
+        return self._base_log_prob(z) + log_det_flow + log_det_coordinates - log_jacobian
+
+    def nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean variational bound on ``-log p(x)``: ``E_eta[-log p(x, eta) + log N(eta; 0, I)]``
+        with one ``eta ~ N(0, I)`` per frame (eq. 8), in nats."""
+        eta = torch.randn(len(x), self.config.n_augmented, dtype=x.dtype, device=x.device)
+        log_q = -0.5 * (eta**2).sum(-1) - 0.5 * LOG_TWO_PI * self.config.n_augmented
+        return (log_q - self.log_prob(x, eta)).mean()
+
+    def energy_and_forces(self, x: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joint energy ``V = -kT log p(x, eta)`` (kJ/mol) and forces ``-dV/dx`` (kJ/mol/nm), eq. 9."""
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            energy = -kT(self.config.temperature) * self.log_prob(x, eta.detach())
+            (gradient,) = torch.autograd.grad(energy.sum(), x)
+        return energy.detach(), -gradient
+
+    @torch.no_grad()
+    def sample(self, n: int, batch_size: int = 4096, generator: torch.Generator | None = None) -> FlowSample:
+        """``n`` samples with their energies and forces (forces by autograd at the samples)."""
+        parts = []
+        device = self.is_circle.device
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            z = torch.randn(m, len(self.is_circle), generator=generator, device=device)
+            uniform = torch.rand(m, len(self.is_circle), generator=generator, device=device) * 2 * math.pi - math.pi
+            z = torch.where(self.is_circle, uniform, z)
+            joint, _ = self.transform.inverse(z)
+            n_ic = len(self.is_circle) - self.config.n_augmented
+            positions = self.coordinates.inverse(joint[:, :n_ic])
+            eta = joint[:, n_ic:]
+            energy, forces = self.energy_and_forces(positions, eta)
+            parts.append(FlowSample(positions, eta, energy, forces))
+        return FlowSample(*(torch.cat([getattr(p, name) for p in parts]) for name in ("positions", "eta", "energy", "forces")))
+
+    def fit(self, positions, validation=None, config: TrainingConfig | None = None) -> History:
+        """Maximum-likelihood training (the NLL bound) on positions ``[frames, N, 3]`` (nm)."""
+        device = self.is_circle.device
+
+        def tensor(values):
+            return (torch.as_tensor(np.asarray(values), dtype=torch.get_default_dtype(), device=device),)
+
+        return fit(
+            self,
+            lambda model, x: model.nll(x),
+            tensor(positions),
+            None if validation is None else tensor(validation),
+            config,
+            description="flow (NLL)",
+        )
+
+    def save(self, path: Path | str) -> None:
+        save_checkpoint(path, "AugmentedFlow", asdict(self.config), self.state_dict())
+
+    @classmethod
+    def load(cls, path: Path | str, device: str | torch.device = "cpu") -> AugmentedFlow:
+        content = load_checkpoint(path, "AugmentedFlow")
+        try:
+            flow = cls(FlowConfig(**content["config"]))
+            flow.load_state_dict(content["state"])
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"{path}: the checkpoint does not fit this version's AugmentedFlow: {error}") from error
+        return flow.to(device)
