@@ -165,7 +165,7 @@ class LangevinSimulation:
                     bar.set_postfix_str(f"{ns_per_day(step * dt, elapsed):.0f} ns/day per replica", refresh=False)
         finally:
             bar.close()
-        result = self._result(saved_x, saved_e, save_every)
+        result = self._result(saved_x, saved_e, save_every, n_replicas)
         result.speed_ns_per_day = ns_per_day(n_steps * dt, time.perf_counter() - start)
         return result
 
@@ -173,11 +173,15 @@ class LangevinSimulation:
         energy, forces = self.force_field(x)
         energy, forces = energy.detach(), forces.detach()
         magnitude = torch.linalg.vector_norm(forces, dim=-1).amax(dim=-1)
-        bad = ~torch.isfinite(x).all(dim=(1, 2)) | ~torch.isfinite(magnitude) | (magnitude > self.max_force)
+        finite = torch.isfinite(x).all(dim=(1, 2)) & torch.isfinite(magnitude)
+        bad = ~finite | (magnitude > self.max_force)
         if bad.any():
             replica = int(torch.nonzero(bad)[0])
-            what = "non-finite positions or forces" if not torch.isfinite(magnitude[replica]) or not torch.isfinite(x[replica]).all() else f"a force of {float(magnitude[replica]):.3g} kJ/mol/nm (above max_force = {self.max_force:g})"
-            result = self._result(list(saved_x), list(saved_e), save_every)
+            if finite[replica]:
+                what = f"a force of {float(magnitude[replica]):.3g} kJ/mol/nm (above max_force = {self.max_force:g})"
+            else:
+                what = "non-finite positions or forces"
+            result = self._result(list(saved_x), list(saved_e), save_every, len(x))
             raise SimulationBlowUp(
                 f"simulation blew up at step {step} in replica {replica}: {what}; the {result.n_frames} frames saved before are kept in .result",
                 step,
@@ -186,8 +190,7 @@ class LangevinSimulation:
             )
         return energy, forces
 
-    def _result(self, saved_x, saved_e, save_every) -> SimulationResult:
-        n_replicas = saved_x[0].shape[0] if saved_x else 0
+    def _result(self, saved_x, saved_e, save_every, n_replicas) -> SimulationResult:
         temperature = np.broadcast_to(np.asarray(self.temperature, dtype=np.float64), (n_replicas,)).copy()
         shape = (0, n_replicas, len(self.masses), 3)
         return SimulationResult(
