@@ -168,6 +168,45 @@ class FlowSample:
     energy: torch.Tensor
     forces: torch.Tensor
 
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def select(self, keep: torch.Tensor) -> FlowSample:
+        """The samples where the boolean mask ``keep`` is true."""
+        return FlowSample(self.positions[keep], self.eta[keep], self.energy[keep], self.forces[keep])
+
+
+def filter_by_force(sample: FlowSample, max_force: float) -> tuple[FlowSample, float]:
+    """Drop samples with any bead force above ``max_force`` (kJ/mol/nm): rare samples from
+    the flow's low-density fringe carry huge forces that would dominate a force-matching
+    loss. Returns the kept samples and the fraction kept."""
+    largest = torch.linalg.vector_norm(sample.forces, dim=-1).amax(dim=-1)
+    keep = torch.isfinite(largest) & (largest <= max_force)
+    return sample.select(keep), float(keep.double().mean())
+
+
+def reweight(sample: FlowSample, bias_energy, temperature: float) -> tuple[FlowSample, torch.Tensor]:
+    """Reweight samples by ``exp(-U_bias / kT)`` (e.g. a repulsion prior between C-alpha beads,
+    which suppresses clashes the flow puts a little mass on). The reweighted ensemble has the
+    density ``p_flow(x) exp(-U_bias(x) / kT)``, whose forces are the flow's plus ``-grad
+    U_bias``; the returned sample carries those forces, and the normalised weights ``[n]``.
+    ``bias_energy`` maps positions ``[n, N, 3]`` (nm) to energies ``[n]`` (kJ/mol)."""
+    with torch.enable_grad():
+        x = sample.positions.detach().requires_grad_(True)
+        bias = bias_energy(x)
+        (gradient,) = torch.autograd.grad(bias.sum(), x)
+    log_weights = -bias.detach() / kT(temperature)
+    weights = torch.softmax(log_weights, dim=0)
+    return FlowSample(sample.positions, sample.eta, sample.energy + bias.detach(), sample.forces - gradient), weights
+
+
+def effective_sample_size(weights: torch.Tensor) -> float:
+    """Kish effective sample size ``(sum w)^2 / sum w^2`` of importance weights."""
+    weights = torch.as_tensor(weights, dtype=torch.float64)
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError("weights must be non-negative and not all zero")
+    return float(weights.sum() ** 2 / (weights**2).sum())
+
 
 class AugmentedFlow(nn.Module):
     """Smooth augmented flow over internal coordinates (see the module docstring)."""

@@ -51,7 +51,7 @@ def test_coupling_layers_invert_and_their_log_det_matches_autograd(flow):
         assert torch.allclose(log_det + inverse_log_det, torch.zeros(4), atol=1e-8)
         for i in range(2):
             jacobian = torch.autograd.functional.jacobian(lambda v: layer(v[None])[0][0], z[i])
-            assert float(torch.linalg.slogdet(jacobian)[1]) == pytest.approx(float(log_det[i]), abs=1e-8)
+            assert float(torch.linalg.slogdet(jacobian)[1]) == pytest.approx(float(log_det[i].detach()), abs=1e-8)
 
 
 def test_samples_carry_their_own_energies(flow):
@@ -108,3 +108,30 @@ def test_checkpoint_round_trip(flow, tmp_path):
     torch.save(content, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="does not fit"):
         flows.AugmentedFlow.load(tmp_path / "other.pt")
+
+
+def test_post_processing_filter_reweight_and_ess(flow):
+    sample = flow.sample(200, generator=torch.Generator().manual_seed(10))
+    largest = torch.linalg.vector_norm(sample.forces, dim=-1).amax(-1)
+    threshold = float(largest.median())
+    kept, fraction = flows.filter_by_force(sample, threshold)
+    assert len(kept) == int((largest <= threshold).sum()) and fraction == pytest.approx(len(kept) / 200)
+    assert torch.linalg.vector_norm(kept.forces, dim=-1).amax() <= threshold
+
+    def harmonic_end_to_end(x):  # a bias (kJ/mol) on the end-to-end distance (nm)
+        return 500.0 * (torch.linalg.vector_norm(x[:, -1] - x[:, 0], dim=-1) - 0.4) ** 2
+
+    reweighted, weights = flows.reweight(sample, harmonic_end_to_end, 300.0)
+    expected = torch.softmax(-harmonic_end_to_end(sample.positions) / kT(300.0), dim=0)
+    assert torch.allclose(weights, expected) and float(weights.sum()) == pytest.approx(1.0)
+    # Forces of the reweighted ensemble are minus the gradient of the biased energy.
+    eta = sample.eta[:3]
+    x = sample.positions[:3].clone().requires_grad_(True)
+    total = -kT(300.0) * flow.log_prob(x, eta) + harmonic_end_to_end(x)
+    (gradient,) = torch.autograd.grad(total.sum(), x)
+    assert torch.allclose(reweighted.forces[:3], -gradient, atol=1e-6)
+    assert flows.effective_sample_size(torch.ones(50)) == pytest.approx(50.0)
+    assert flows.effective_sample_size(torch.tensor([1.0, 0.0, 0.0])) == pytest.approx(1.0)
+    assert 1.0 <= flows.effective_sample_size(weights) <= 200.0
+    with pytest.raises(ValueError, match="non-negative"):
+        flows.effective_sample_size(torch.tensor([1.0, -1.0]))
