@@ -15,15 +15,14 @@ weighted mean squared difference between model and target forces.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from .geometry import angles, chain_indices, dihedrals, distances
-from .training import History, TrainingConfig, fit, load_checkpoint, save_checkpoint
+from .training import Checkpointable, History, TrainingConfig, fit
 from .units import kT
 
 
@@ -201,8 +200,10 @@ class CGNetConfig:
     temperature: float = 300.0  # K, of the training data
 
 
-class CGNet(nn.Module):
+class CGNet(Checkpointable, nn.Module):
     """Prior + MLP energy of CG positions ``[batch, beads, 3]`` (nm) in kJ/mol."""
+
+    config_class = CGNetConfig
 
     def __init__(self, config: CGNetConfig):
         super().__init__()
@@ -244,19 +245,6 @@ class CGNet(nn.Module):
             energy = self.energy(x)
             (gradient,) = torch.autograd.grad(energy.sum(), x, create_graph=create_graph)
         return energy if create_graph else energy.detach(), -gradient
-
-    def save(self, path: Path | str) -> None:
-        save_checkpoint(path, "CGNet", asdict(self.config), self.state_dict())
-
-    @classmethod
-    def load(cls, path: Path | str, device: str | torch.device = "cpu") -> CGNet:
-        content = load_checkpoint(path, "CGNet")
-        try:
-            model = cls(CGNetConfig(**content["config"]))
-            model.load_state_dict(content["state"])
-        except (TypeError, RuntimeError) as error:
-            raise ValueError(f"{path}: the checkpoint does not fit this version's CGNet: {error}") from error
-        return model.to(device)
 
 
 def force_matching_loss(model: CGNet, positions: torch.Tensor, forces: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

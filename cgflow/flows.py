@@ -16,8 +16,7 @@ log J(x)`` with ``J = prod r_i^2 prod sin(theta_i)`` (see ``ChainIC``). The join
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from nflows.transforms.base import CompositeTransform, Transform
 from torch import nn
 
 from .geometry import ChainIC
-from .training import History, TrainingConfig, fit, load_checkpoint, save_checkpoint
+from .training import Checkpointable, History, TrainingConfig, fit
 from .transforms import (
     circle_parameter_count,
     mixture_cdf_real,
@@ -208,8 +207,10 @@ def effective_sample_size(weights: torch.Tensor) -> float:
     return float(weights.sum() ** 2 / (weights**2).sum())
 
 
-class AugmentedFlow(nn.Module):
+class AugmentedFlow(Checkpointable, nn.Module):
     """Smooth augmented flow over internal coordinates (see the module docstring)."""
+
+    config_class = FlowConfig
 
     def __init__(self, config: FlowConfig):
         super().__init__()
@@ -297,16 +298,3 @@ class AugmentedFlow(nn.Module):
             config,
             description="flow (NLL)",
         )
-
-    def save(self, path: Path | str) -> None:
-        save_checkpoint(path, "AugmentedFlow", asdict(self.config), self.state_dict())
-
-    @classmethod
-    def load(cls, path: Path | str, device: str | torch.device = "cpu") -> AugmentedFlow:
-        content = load_checkpoint(path, "AugmentedFlow")
-        try:
-            flow = cls(FlowConfig(**content["config"]))
-            flow.load_state_dict(content["state"])
-        except (TypeError, RuntimeError) as error:
-            raise ValueError(f"{path}: the checkpoint does not fit this version's AugmentedFlow: {error}") from error
-        return flow.to(device)

@@ -13,7 +13,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -172,3 +172,23 @@ def load_checkpoint(path: Path | str, kind: str) -> dict:
         raise ValueError(f"{path} holds a {content['kind']}, not a {kind}")
     return content
 
+
+
+class Checkpointable:
+    """Mixin for a ``torch.nn.Module`` built from a dataclass ``self.config`` (of type
+    ``config_class``): ``save(path)`` and ``load(path)`` through versioned checkpoints."""
+
+    config_class: type
+
+    def save(self, path: Path | str) -> None:
+        save_checkpoint(path, type(self).__name__, asdict(self.config), self.state_dict())
+
+    @classmethod
+    def load(cls, path: Path | str, device: str | torch.device = "cpu"):
+        content = load_checkpoint(path, cls.__name__)
+        try:
+            model = cls(cls.config_class(**content["config"]))
+            model.load_state_dict(content["state"])
+        except (TypeError, RuntimeError) as error:
+            raise ValueError(f"{path}: the checkpoint does not fit this version's {cls.__name__}: {error}") from error
+        return model.to(device)

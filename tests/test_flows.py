@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgflow import flows, training
+from cgflow import flows
 from cgflow.units import kT
 
 
