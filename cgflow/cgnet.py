@@ -26,31 +26,49 @@ from .training import Checkpointable, History, TrainingConfig, fit
 from .units import kT
 
 
-def _tensor(values, like: torch.Tensor | None = None) -> torch.Tensor:
-    dtype = torch.get_default_dtype() if like is None else like.dtype
-    return torch.as_tensor(np.asarray(values), dtype=dtype)
+class ChainGeometry(nn.Module):
+    """All the geometry the prior and the featurizer need, computed once per call: every
+    bead-pair distance (nm), every bond angle and every dihedral (rad) of a linear chain."""
+
+    def __init__(self, n_beads: int):
+        super().__init__()
+        _, triples, quadruples = chain_indices(n_beads)
+        i, j = np.triu_indices(n_beads, k=1)
+        self.register_buffer("pairs", torch.as_tensor(np.stack([i, j], axis=1)))
+        self.register_buffer("triples", torch.as_tensor(triples))
+        self.register_buffer("quadruples", torch.as_tensor(quadruples))
+
+    def separation(self) -> np.ndarray:
+        """Chain separation ``j - i`` of every pair, in the order of ``distances``."""
+        return (self.pairs[:, 1] - self.pairs[:, 0]).cpu().numpy()
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {
+            "distances": distances(x, self.pairs),
+            "angles": angles(x, self.triples),
+            "dihedrals": dihedrals(x, self.quadruples),
+        }
 
 
 class HarmonicTerms(nn.Module):
     """``sum_k stiffness_k / 2 (q_k - q0_k)^2`` over bonds (nm; kJ/mol/nm^2) or angles
     (rad; kJ/mol/rad^2). Boltzmann inversion: ``q0`` is the mean and ``stiffness = kT / var``
-    of the training data, exact for a Gaussian distribution of ``q``."""
+    of the training data, exact for a Gaussian distribution of ``q``. ``columns`` select the
+    coordinates from the geometry's ``"distances"`` (bonds) or ``"angles"``."""
 
-    def __init__(self, kind: str, indices: np.ndarray):
+    def __init__(self, kind: str, columns: np.ndarray):
         super().__init__()
         if kind not in ("bond", "angle"):
             raise ValueError(f"kind must be 'bond' or 'angle', got {kind!r}")
         self.kind = kind
-        self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.long))
-        self.register_buffer("q0", torch.zeros(len(indices)))
-        self.register_buffer("stiffness", torch.zeros(len(indices)))
+        self.key = "distances" if kind == "bond" else "angles"
+        self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long))
+        self.register_buffer("q0", torch.zeros(len(columns)))
+        self.register_buffer("stiffness", torch.zeros(len(columns)))
 
-    def coordinates(self, x: torch.Tensor) -> torch.Tensor:
-        return (distances if self.kind == "bond" else angles)(x, self.indices)
-
-    def fit(self, positions: torch.Tensor, temperature: float) -> HarmonicTerms:
+    def fit(self, geometry: dict[str, torch.Tensor], temperature: float) -> HarmonicTerms:
         with torch.no_grad():
-            q = self.coordinates(positions)
+            q = geometry[self.key][:, self.columns]
             variance = q.var(0)
             frozen = torch.nonzero(variance <= 1e-12 * q.mean(0).abs().clamp_min(1.0)).flatten().tolist()
             if frozen:
@@ -61,8 +79,8 @@ class HarmonicTerms(nn.Module):
             self.stiffness.copy_(kT(temperature) / variance)
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (0.5 * self.stiffness * (self.coordinates(x) - self.q0) ** 2).sum(-1)
+    def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (0.5 * self.stiffness * (geometry[self.key][:, self.columns] - self.q0) ** 2).sum(-1)
 
 
 class DihedralTerms(nn.Module):
@@ -70,16 +88,15 @@ class DihedralTerms(nn.Module):
     periodic, fitted by least squares to the Boltzmann-inverted histogram ``-kT ln p(phi)``
     (bins weighted by their counts, empty bins left out)."""
 
-    def __init__(self, indices: np.ndarray, order: int = 3):
+    def __init__(self, n_dihedrals: int, order: int = 3):
         super().__init__()
         self.order = order
-        self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.long))
-        self.register_buffer("cos_coefficients", torch.zeros(len(indices), order))
-        self.register_buffer("sin_coefficients", torch.zeros(len(indices), order))
+        self.register_buffer("cos_coefficients", torch.zeros(n_dihedrals, order))
+        self.register_buffer("sin_coefficients", torch.zeros(n_dihedrals, order))
         self.register_buffer("harmonics", torch.arange(1, order + 1, dtype=torch.get_default_dtype()))
 
-    def fit(self, positions: torch.Tensor, temperature: float, bins: int = 72) -> DihedralTerms:
-        phi = dihedrals(positions, self.indices).detach().cpu().numpy()
+    def fit(self, geometry: dict[str, torch.Tensor], temperature: float, bins: int = 72) -> DihedralTerms:
+        phi = geometry["dihedrals"].detach().cpu().numpy()
         edges = np.linspace(-np.pi, np.pi, bins + 1)
         centres = 0.5 * (edges[1:] + edges[:-1])
         n = np.arange(1, self.order + 1)
@@ -92,76 +109,81 @@ class DihedralTerms(nn.Module):
             # A constant column absorbs the unknown offset of the free energy.
             design = np.concatenate([basis[seen], np.ones((seen.sum(), 1))], axis=1)
             solution = np.linalg.lstsq(design * weight[:, None], target * weight, rcond=None)[0]
-            self.cos_coefficients[d] = _tensor(solution[: self.order], self.cos_coefficients)
-            self.sin_coefficients[d] = _tensor(solution[self.order : 2 * self.order], self.sin_coefficients)
+            self.cos_coefficients[d] = torch.as_tensor(solution[: self.order], dtype=self.cos_coefficients.dtype)
+            self.sin_coefficients[d] = torch.as_tensor(solution[self.order : 2 * self.order], dtype=self.sin_coefficients.dtype)
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        phase = dihedrals(x, self.indices)[..., None] * self.harmonics
+    def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        phase = geometry["dihedrals"][..., None] * self.harmonics
         return (self.cos_coefficients * torch.cos(phase) + self.sin_coefficients * torch.sin(phase)).sum((-1, -2))
 
 
 class RepulsionTerms(nn.Module):
-    """``sum_ij kT (sigma_ij / r_ij)^6`` in kJ/mol over non-bonded bead pairs: excluded volume
-    for C-alpha models. ``sigma_ij`` is the smallest distance of the pair in the training data,
-    where the repulsion is then kT, rising steeply inside it."""
+    """``sum_ij kT (sigma_ij / r_ij)^6`` in kJ/mol over non-bonded bead pairs (``columns`` of
+    the geometry's distances): excluded volume for C-alpha models. ``sigma_ij`` is the
+    smallest distance of the pair in the training data, where the repulsion is then kT."""
 
-    def __init__(self, pairs: np.ndarray, temperature: float = 300.0):
+    def __init__(self, columns: np.ndarray, temperature: float = 300.0):
         super().__init__()
-        self.register_buffer("indices", torch.as_tensor(pairs, dtype=torch.long))
-        self.register_buffer("sigma", torch.zeros(len(pairs)))
+        self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long))
+        self.register_buffer("sigma", torch.zeros(len(columns)))
         self.register_buffer("epsilon", torch.tensor(kT(temperature)))
 
-    def fit(self, positions: torch.Tensor, temperature: float) -> RepulsionTerms:
+    def fit(self, geometry: dict[str, torch.Tensor], temperature: float) -> RepulsionTerms:
         with torch.no_grad():
-            self.sigma.copy_(distances(positions, self.indices).min(0).values)
+            self.sigma.copy_(geometry["distances"][:, self.columns].min(0).values)
             self.epsilon.fill_(kT(temperature))
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.epsilon * (self.sigma / distances(x, self.indices)) ** 6).sum(-1)
+    def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (self.epsilon * (self.sigma / geometry["distances"][:, self.columns]) ** 6).sum(-1)
 
 
 def nonbonded_pairs(n_beads: int, min_separation: int) -> np.ndarray:
-    """Bead pairs at least ``min_separation`` apart along the chain ``[n, 2]``."""
-    i, j = np.triu_indices(n_beads, k=min_separation)
-    return np.stack([i, j], axis=1)
+    """Bead pairs at least ``min_separation`` apart along the chain ``[n, 2]``, in the order
+    of ``ChainGeometry``'s distances."""
+    i, j = np.triu_indices(n_beads, k=1)
+    keep = j - i >= min_separation
+    return np.stack([i[keep], j[keep]], axis=1)
 
 
 class Prior(nn.Module):
-    """Sum of the prior terms of a linear bead chain, energy in kJ/mol."""
+    """Sum of the prior terms of a linear bead chain, energy in kJ/mol. ``forward`` takes
+    positions ``[batch, N, 3]`` (nm); ``energy(geometry)`` reuses a ``ChainGeometry`` result."""
 
     def __init__(self, n_beads: int, dihedral_order: int = 3, repulsion_min_separation: int | None = None):
         super().__init__()
-        bonds, triples, quadruples = chain_indices(n_beads)
-        terms = [HarmonicTerms("bond", bonds), HarmonicTerms("angle", triples)]
-        if len(quadruples):
-            terms.append(DihedralTerms(quadruples, dihedral_order))
+        self.geometry = ChainGeometry(n_beads)
+        separation = self.geometry.separation()
+        terms = [HarmonicTerms("bond", np.flatnonzero(separation == 1)), HarmonicTerms("angle", np.arange(n_beads - 2))]
+        if n_beads >= 4:
+            terms.append(DihedralTerms(n_beads - 3, dihedral_order))
         if repulsion_min_separation is not None:
-            terms.append(RepulsionTerms(nonbonded_pairs(n_beads, repulsion_min_separation)))
+            terms.append(RepulsionTerms(np.flatnonzero(separation >= repulsion_min_separation)))
         self.terms = nn.ModuleList(terms)
 
     def fit(self, positions: torch.Tensor, temperature: float) -> Prior:
+        geometry = self.geometry(positions)
         for term in self.terms:
-            term.fit(positions, temperature)
+            term.fit(geometry, temperature)
         return self
 
+    def energy(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(term(geometry) for term in self.terms)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(term(x) for term in self.terms)
+        return self.energy(self.geometry(x))
 
 
 class Featurizer(nn.Module):
-    """Invariant features ``[batch, n_features]``: all pair distances (nm), bond angles (rad),
-    cos and sin of dihedrals; z-scored with the training mean and standard deviation."""
+    """Invariant features ``[batch, n_features]`` from a ``ChainGeometry`` result: all pair
+    distances (nm), bond angles (rad), cos and sin of dihedrals; z-scored with the training
+    mean and standard deviation."""
 
     def __init__(self, n_beads: int):
         super().__init__()
-        _, triples, quadruples = chain_indices(n_beads)
-        i, j = np.triu_indices(n_beads, k=1)
-        self.register_buffer("pairs", torch.as_tensor(np.stack([i, j], axis=1)))
-        self.register_buffer("triples", torch.as_tensor(triples))
-        self.register_buffer("quadruples", torch.as_tensor(quadruples))
-        size = len(i) + len(triples) + 2 * len(quadruples)
+        n_pairs = n_beads * (n_beads - 1) // 2
+        size = n_pairs + (n_beads - 2) + 2 * max(n_beads - 3, 0)
         self.register_buffer("mean", torch.zeros(size))
         self.register_buffer("std", torch.ones(size))
 
@@ -169,19 +191,20 @@ class Featurizer(nn.Module):
     def size(self) -> int:
         return len(self.mean)
 
-    def raw(self, x: torch.Tensor) -> torch.Tensor:
-        phi = dihedrals(x, self.quadruples)
-        return torch.cat([distances(x, self.pairs), angles(x, self.triples), torch.cos(phi), torch.sin(phi)], dim=-1)
+    @staticmethod
+    def raw(geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        phi = geometry["dihedrals"]
+        return torch.cat([geometry["distances"], geometry["angles"], torch.cos(phi), torch.sin(phi)], dim=-1)
 
-    def fit(self, positions: torch.Tensor) -> Featurizer:
+    def fit(self, geometry: dict[str, torch.Tensor]) -> Featurizer:
         with torch.no_grad():
-            features = self.raw(positions)
+            features = self.raw(geometry)
             self.mean.copy_(features.mean(0))
             self.std.copy_(features.std(0).clamp_min(1e-6))
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.raw(x) - self.mean) / self.std
+    def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (self.raw(geometry) - self.mean) / self.std
 
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "silu": nn.SiLU}
@@ -226,7 +249,7 @@ class CGNet(Checkpointable, nn.Module):
         torch_positions = torch.as_tensor(np.asarray(positions), dtype=torch.get_default_dtype())
         model = cls(config)
         model.prior.fit(torch_positions, config.temperature)
-        model.featurizer.fit(torch_positions)
+        model.featurizer.fit(model.prior.geometry(torch_positions))
         return model
 
     def _check(self, x: torch.Tensor) -> None:
@@ -234,9 +257,10 @@ class CGNet(Checkpointable, nn.Module):
             raise ValueError(f"positions must have shape [batch, {self.config.n_beads}, 3], got {tuple(x.shape)}")
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """Energy in kJ/mol ``[batch]``."""
+        """Energy in kJ/mol ``[batch]``; the geometry is computed once for prior and network."""
         self._check(x)
-        return self.prior(x) + self.network(self.featurizer(x)).squeeze(-1)
+        geometry = self.prior.geometry(x)
+        return self.prior.energy(geometry) + self.network(self.featurizer(geometry)).squeeze(-1)
 
     def energy_and_forces(self, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Energies (kJ/mol) and forces ``-dU/dx`` (kJ/mol/nm); ``create_graph`` for training."""

@@ -70,11 +70,11 @@ def test_energy_is_invariant_to_rigid_motion_but_not_to_mirroring(model):
 
 
 def test_featurizer_is_continuous_across_the_dihedral_branch_cut():
-    featurizer = cgnet.Featurizer(4)
+    featurizer, geometry = cgnet.Featurizer(4), cgnet.ChainGeometry(4)
     near = []
     for torsion in (np.pi - 1e-6, -np.pi + 1e-6):
         x = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [np.cos(torsion), 1.0, -np.sin(torsion)]])
-        near.append(featurizer(torch.tensor(x[None], dtype=torch.float64)))
+        near.append(featurizer(geometry(torch.tensor(x[None], dtype=torch.float64))))
     assert torch.allclose(near[0], near[1], atol=1e-5)
 
 
@@ -106,7 +106,7 @@ def test_dihedral_prior_recovers_a_known_fourier_potential():
     x[:, 0] = [1.0, 0.0, 0.0]
     x[:, 2] = [0.0, 1.0, 0.0]
     x[:, 3] = np.stack([np.cos(phi), np.ones_like(phi), -np.sin(phi)], axis=1)
-    terms = cgnet.DihedralTerms(np.array([[0, 1, 2, 3]]), order=3).fit(torch.tensor(x), T)
+    terms = cgnet.DihedralTerms(1, order=3).fit(cgnet.ChainGeometry(4)(torch.tensor(x)), T)
     np.testing.assert_allclose(terms.cos_coefficients[0].numpy(), [3.0, 0.0, 0.0], atol=0.1)
     np.testing.assert_allclose(terms.sin_coefficients[0].numpy(), [0.0, -2.0, 0.0], atol=0.1)
 
@@ -120,8 +120,8 @@ def test_a_coordinate_without_spread_cannot_be_fitted():
 
 def test_repulsion_is_kT_at_the_closest_distance_seen():
     x = random_chains(500, n_beads=5, seed=6)
-    terms = cgnet.RepulsionTerms(cgnet.nonbonded_pairs(5, 3)).fit(torch.tensor(x), T)
-    closest = geometry.distances(x, terms.indices).min(0).values
+    terms = cgnet.Prior(5, repulsion_min_separation=3).fit(torch.tensor(x), T).terms[3]
+    closest = geometry.distances(x, cgnet.nonbonded_pairs(5, 3)).min(0).values
     np.testing.assert_allclose(terms.sigma.numpy(), closest.numpy())
 
 

@@ -132,3 +132,23 @@ def test_trajectories_in_any_mdtraj_format_round_trip(tmp_path):
 def test_unknown_dataset_name():
     with pytest.raises(KeyError, match="unknown dataset 'ala3'"):
         data.load("ala3")
+
+
+class TestShippedAlanineDipeptide:
+    """The reference data in data/: checksums, size, and physics of the stored forces."""
+
+    @pytest.fixture(scope="class")
+    def ala2(self):
+        return data.load("ala2")
+
+    def test_amount_and_layout(self, ala2):
+        assert ala2.n_beads == 5 and ala2.temperature == 300.0 and ala2.time_step == 2.0
+        assert len(ala2.trajectory_lengths) == 4
+        assert len(ala2) * ala2.time_step >= 400_000.0  # at least 400 ns, in ps
+        assert [a.name for a in ala2.topology.atoms] == ["C", "N", "CA", "C", "N"]
+
+    @pytest.mark.parametrize("bond", [(0, 1), (1, 2), (2, 3), (3, 4)])
+    def test_forces_satisfy_the_mean_force_identity(self, ala2, bond):
+        """Aggregated forces: E[(f_j - f_i) . u] = -4 kT E[1/r] along every CG bond."""
+        mean, error = cgmap.bond_force_residual(ala2.positions, ala2.forces, *bond, ala2.temperature)
+        assert abs(mean) < 3.5 * error, (mean, error)
