@@ -89,11 +89,15 @@ def _whole(ratio: float, what: str) -> int:
     return rounded
 
 
+#: AMBER ff99SB-ILDN with OpenMM's native OBC implicit solvent (the fast ``GBSAOBCForce``).
+AMBER_OBC = ("amber99sbildn.xml", "amber99_obc.xml")
+OBC_SOLVENT = "OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff"
+
 ALA2 = Recipe(
     name="ala2",
     description="Capped alanine dipeptide (ACE-ALA-NME), AMBER ff99SB-ILDN, OBC implicit solvent, 300 K",
-    forcefield=("amber99sbildn.xml", "amber99_obc.xml"),
-    solvent="OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff",
+    forcefield=AMBER_OBC,
+    solvent=OBC_SOLVENT,
     bead_selection="(resname ACE and name C) or (resname ALA and name N CA C) or (resname NME and name N)",
 )
 
@@ -103,8 +107,8 @@ ALA2 = Recipe(
 CLN025 = Recipe(
     name="cln025",
     description="CLN025 (YYDPETGTWY), AMBER ff99SB-ILDN, OBC implicit solvent, 340 K",
-    forcefield=("amber99sbildn.xml", "amber99_obc.xml"),
-    solvent="OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff",
+    forcefield=AMBER_OBC,
+    solvent=OBC_SOLVENT,
     bead_selection="name CA",
     temperature=340.0,
     timestep=0.004,
