@@ -134,12 +134,13 @@ def test_unknown_dataset_name():
         data.load("ala3")
 
 
+@pytest.fixture(scope="module")
+def ala2():
+    return data.load("ala2")
+
+
 class TestShippedAlanineDipeptide:
     """The reference data in data/: checksums, size, and physics of the stored forces."""
-
-    @pytest.fixture(scope="class")
-    def ala2(self):
-        return data.load("ala2")
 
     def test_amount_and_layout(self, ala2):
         assert ala2.n_beads == 5 and ala2.temperature == 300.0 and ala2.time_step == 2.0
