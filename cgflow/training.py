@@ -36,6 +36,7 @@ class TrainingConfig:
     weight_decay: float = 0.0
     final_learning_rate_fraction: float = 0.05  # cosine schedule from lr to lr * fraction
     patience: int | None = 10
+    max_gradient_norm: float | None = None  # clip the global gradient norm (None: no clipping)
     seed: int = 0
     progress: bool | None = None  # None: a bar unless in fast mode
 
@@ -115,6 +116,8 @@ def fit(
                 raise FloatingPointError(f"{description}: loss became {float(value)} in epoch {epoch}, step {step}")
             optimizer.zero_grad(set_to_none=True)
             value.backward()
+            if config.max_gradient_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_gradient_norm)
             optimizer.step()
             schedule.step()
             if after_step is not None:

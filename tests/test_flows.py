@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgflow import flows
+from cgflow import flows, training
 from cgflow.units import kT
 
 
@@ -135,3 +135,32 @@ def test_post_processing_filter_reweight_and_ess(flow):
     assert 1.0 <= flows.effective_sample_size(weights) <= 200.0
     with pytest.raises(ValueError, match="non-negative"):
         flows.effective_sample_size(torch.tensor([1.0, -1.0]))
+
+
+def test_training_recovers_a_known_torsion_distribution():
+    """Maximum likelihood on 4000 synthetic chains (bimodal phi, psi coupled to phi): the
+    flow's torsion histogram approaches the true one. Measured KL (20 x 20 bins, 6000
+    samples; the estimator's own floor is ~0.03): 0.07 (seed 11) and 0.09 (seed 6) after
+    training, against 1.38 for the untrained flow; the test requires < 0.15."""
+    from cgflow import analysis
+    from cgflow.geometry import dihedrals
+
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(11)
+    data = chains(5000, seed=11).float()
+    quadruples = [[0, 1, 2, 3], [1, 2, 3, 4]]
+    reference = dihedrals(chains(20000, seed=8), quadruples).numpy()
+    model = flows.AugmentedFlow.from_data(data, flows.FlowConfig(n_beads=5, n_blocks=3, n_components=8, hidden=64))
+
+    def kl():
+        generated = dihedrals(model.sample(6000, generator=torch.Generator().manual_seed(7)).positions, quadruples).numpy()
+        return analysis.kl_divergence(reference, generated, bins=20, range=analysis.RAMACHANDRAN_RANGE)
+
+    before = kl()
+    config = training.TrainingConfig(epochs=20, batch_size=128, learning_rate=1e-2, patience=None, max_gradient_norm=10.0)
+    history = model.fit(data[:4000], data[4000:], config)
+    assert history.validation[-1] < history.validation[0]
+    after = kl()
+    print(f"KL(reference || flow) before {before:.3f}, after {after:.3f}")
+    assert before > 0.3
+    assert after < 0.15
