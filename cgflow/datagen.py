@@ -125,10 +125,6 @@ def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, u
     The heavy atoms start in the C7eq basin (phi = -80, psi = 75 degrees) with trans peptide
     bonds and L-chirality (improper N-C-CA-CB = +122.5 degrees); OpenMM adds the hydrogens.
     """
-    def put(a, b, c, bond, angle, torsion):
-        values = torch.tensor([bond, np.radians(angle), np.radians(torsion)], dtype=torch.float64)
-        return place(x[a], x[b], x[c], *values).numpy()
-
     x = {"CH3": np.zeros(3), "C0": np.array([1.52, 0.0, 0.0])}
     x["N"] = x["C0"] + 1.335 * np.array([np.cos(np.radians(63.8)), np.sin(np.radians(63.8)), 0.0])
     x = {key: torch.tensor(value) for key, value in x.items()}
@@ -141,7 +137,8 @@ def build_alanine_dipeptide(forcefield: app.ForceField) -> tuple[app.Topology, u
         "O": ("C2", "N2", "C", 1.229, 122.7, 0.0),
         "CB": ("N", "C", "CA", 1.530, 110.5, 122.5),
     }.items():
-        x[key] = torch.as_tensor(put(a, b, c, bond, angle, torsion))
+        values = torch.tensor([bond, np.radians(angle), np.radians(torsion)], dtype=torch.float64)
+        x[key] = place(x[a], x[b], x[c], *values)
     residues = [
         ("ACE", [("CH3", "CH3"), ("C", "C0"), ("O", "O0")]),
         ("ALA", [("N", "N"), ("CA", "CA"), ("C", "C"), ("O", "O"), ("CB", "CB")]),
@@ -244,22 +241,24 @@ class Generator:
         properties = {"Threads": str(min(2, os.cpu_count() or 1))} if recipe.platform == "CPU" else {}
         return app.Simulation(self.topology, self.system(), integrator, platform, properties)
 
+    def _thermalised(self, seed: int, velocity_seed: int) -> app.Simulation:
+        """A simulation at the minimised structure with Maxwell-Boltzmann velocities."""
+        simulation = self.simulation(seed)
+        simulation.context.setPositions(self.initial_positions)
+        simulation.minimizeEnergy()
+        simulation.context.setVelocitiesToTemperature(self.recipe.temperature * unit.kelvin, velocity_seed)
+        return simulation
+
     def equilibrated_state(self, trajectory: int) -> openmm.State:
         """Minimised structure, Maxwell-Boltzmann velocities, ``recipe.equilibration`` ps of MD."""
         recipe = self.recipe
-        simulation = self.simulation(_seed(recipe, trajectory, chunk=-1))
-        simulation.context.setPositions(self.initial_positions)
-        simulation.minimizeEnergy()
-        simulation.context.setVelocitiesToTemperature(recipe.temperature * unit.kelvin, _seed(recipe, trajectory, -2))
+        simulation = self._thermalised(_seed(recipe, trajectory, chunk=-1), _seed(recipe, trajectory, -2))
         simulation.step(_whole(recipe.equilibration / recipe.timestep, "equilibration / time step"))
         return simulation.context.getState(getPositions=True, getVelocities=True)
 
     def speed(self, picoseconds: float = 20.0) -> float:
         """Measured speed of this recipe in ns/day (one process), from the minimised structure."""
-        simulation = self.simulation(seed=1)
-        simulation.context.setPositions(self.initial_positions)
-        simulation.minimizeEnergy()
-        simulation.context.setVelocitiesToTemperature(self.recipe.temperature * unit.kelvin, 1)
+        simulation = self._thermalised(seed=1, velocity_seed=1)
         simulation.step(100)
         steps = _whole(picoseconds / self.recipe.timestep, "picoseconds / time step")
         start = time.perf_counter()

@@ -67,28 +67,21 @@ class SmoothCoupling(Transform):
     def _map(self, inputs: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
         parameters = self._conditioner_output(inputs)
         circle = self.is_circle[self.update]
-        updated = inputs[:, self.update]
         real_p = parameters[:, ~circle, : real_parameter_count(self.n_components)]
         circle_p = parameters[:, circle, : circle_parameter_count(self.n_components)]
-        real_in, circle_in = updated[:, ~circle], updated[:, circle]
-        if inverse:
-            real_in = mixture_cdf_real_inverse(real_in, real_p)
-            circle_in = moebius_mixture_circle_inverse(circle_in, circle_p)
-            updated_in = torch.empty_like(updated)
-            updated_in[:, ~circle], updated_in[:, circle] = real_in, circle_in
-            updated = updated_in
-            real_in, circle_in = updated[:, ~circle], updated[:, circle]
-        real_out, real_log = mixture_cdf_real(real_in, real_p)
-        circle_out, circle_log = moebius_mixture_circle(circle_in, circle_p)
+        values = inputs[:, self.update]
+        real, angles = values[:, ~circle], values[:, circle]
+        if inverse:  # solve for the inputs; the log-det then comes from the forward map at them
+            real = mixture_cdf_real_inverse(real, real_p)
+            angles = moebius_mixture_circle_inverse(angles, circle_p)
+        real_out, real_log = mixture_cdf_real(real, real_p)
+        angles_out, circle_log = moebius_mixture_circle(angles, circle_p)
         log_det = real_log.sum(-1) + circle_log.sum(-1)
+        mapped = torch.empty_like(values)
+        mapped[:, ~circle], mapped[:, circle] = (real, angles) if inverse else (real_out, angles_out)
         outputs = inputs.clone()
-        if inverse:
-            outputs[:, self.update] = updated
-            return outputs, -log_det
-        out = torch.empty_like(updated)
-        out[:, ~circle], out[:, circle] = real_out, circle_out
-        outputs[:, self.update] = out
-        return outputs, log_det
+        outputs[:, self.update] = mapped
+        return outputs, (-log_det if inverse else log_det)
 
     def forward(self, inputs, context=None):
         return self._map(inputs, inverse=False)
