@@ -8,8 +8,9 @@ Conventions (section 3 of the flow-matching paper):
 - The KL divergence ``KL(p || q) = sum_i p_i ln(p_i / q_i)`` (in nats) compares a reference
   histogram ``p`` with a model histogram ``q`` on the same bins (60 x 60 on the Ramachandran
   plane). With ``pseudocount=None`` bins that are empty in either histogram are **masked**
-  (left out of the sum), as in the paper's evaluation; this never gives infinity but ignores
-  the mass that one ensemble puts where the other has none. With ``pseudocount=a`` every bin
+  (left out of the sum), as in the paper's evaluation, and both histograms are renormalised
+  over the bins they share, so that the value is a true KL divergence (never negative, never
+  infinite); it ignores the mass that one ensemble puts where the other has none. With ``pseudocount=a`` every bin
   count is raised by ``a`` before normalising, which penalises such mass instead.
 - The free-energy MSE averages ``(F_model - F_reference - c)^2`` over bins populated in both,
   with the constant ``c`` (the free energies are defined up to one) chosen to minimise it.
@@ -123,7 +124,10 @@ def kl_divergence(
     of the reference (see the module docstring for empty bins)."""
     p, q = _pair(reference, model, bins, range, reference_weights, model_weights, pseudocount)
     both = (p > 0) & (q > 0)
-    return float(np.sum(p[both] * np.log(p[both] / q[both])))
+    if not both.any():
+        raise ValueError("the two ensembles share no populated bin")
+    p, q = p[both] / p[both].sum(), q[both] / q[both].sum()
+    return float(np.sum(p * np.log(p / q)))
 
 
 def free_energy_mse(

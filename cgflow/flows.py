@@ -107,6 +107,10 @@ class InternalCoordinates(nn.Module):
     def n_real(self) -> int:
         return len(self.mean)
 
+    @property
+    def n_torsions(self) -> int:
+        return self.chain.n_beads - 3
+
     def _unbounded(self, ic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         bonds, angles, _ = self.chain.split(ic)
         p = angles / math.pi
@@ -138,9 +142,45 @@ class InternalCoordinates(nn.Module):
         return self.chain.inverse(torch.cat([bonds, angles, variables[:, self.n_real :]], dim=-1))
 
 
+class StandardisedCoordinates(nn.Module):
+    """Plain real coordinates ``[n, d]`` (e.g. the CG coordinate of a toy system, nm),
+    standardised with the training data's mean and standard deviation. Same interface as
+    :class:`InternalCoordinates`; the Cartesian volume element is 1 (``log J = 0``)."""
+
+    n_torsions = 0
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @property
+    def n_real(self) -> int:
+        return len(self.mean)
+
+    def fit(self, positions: torch.Tensor) -> StandardisedCoordinates:
+        if positions.ndim != 2 or positions.shape[1] != self.n_real:
+            raise ValueError(f"expected coordinates [n, {self.n_real}], got {tuple(positions.shape)}")
+        self.mean.copy_(positions.mean(0))
+        self.std.copy_(positions.std(0).clamp_min(1e-6))
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        log_det = -torch.log(self.std).sum().expand(len(x))
+        return (x - self.mean) / self.std, log_det, torch.zeros_like(log_det)
+
+    def inverse(self, variables: torch.Tensor) -> torch.Tensor:
+        return variables * self.std + self.mean
+
+
+COORDINATES = {"internal": InternalCoordinates, "standardised": StandardisedCoordinates}
+
+
 @dataclass
 class FlowConfig:
-    """Architecture of the teacher; ``n_blocks`` blocks of coupling layers."""
+    """Architecture of the teacher; ``n_blocks`` blocks of coupling layers. ``coordinates``:
+    ``"internal"`` for a chain of ``n_beads`` beads (positions ``[n, n_beads, 3]``), or
+    ``"standardised"`` for ``n_beads`` plain real coordinates (positions ``[n, n_beads]``)."""
 
     n_beads: int
     n_augmented: int = 2
@@ -148,6 +188,11 @@ class FlowConfig:
     n_components: int = 8
     hidden: int = 128
     temperature: float = 300.0  # K, of the training data
+    coordinates: str = "internal"
+
+    def __post_init__(self):
+        if self.coordinates not in COORDINATES:
+            raise ValueError(f"coordinates must be one of {sorted(COORDINATES)}, got {self.coordinates!r}")
 
 
 @dataclass
@@ -208,8 +253,8 @@ class AugmentedFlow(Checkpointable, nn.Module):
     def __init__(self, config: FlowConfig):
         super().__init__()
         self.config = config
-        self.coordinates = InternalCoordinates(config.n_beads)
-        n_real, n_torsions = self.coordinates.n_real, config.n_beads - 3
+        self.coordinates = COORDINATES[config.coordinates](config.n_beads)
+        n_real, n_torsions = self.coordinates.n_real, self.coordinates.n_torsions
         dim = n_real + n_torsions + config.n_augmented
         is_circle = np.zeros(dim, bool)
         is_circle[n_real : n_real + n_torsions] = True

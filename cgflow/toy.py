@@ -14,13 +14,18 @@ not show. The instantaneous CG force ``-dU/dx`` depends on ``y``; only its condi
 ``E[-dU/dx | x] = -dF/dx`` (the mean force) is the thermodynamically consistent CG force.
 Samples are exact and independent: ``x`` from the PMF by inverse transform on a fine grid,
 then ``y`` from its Gaussian conditional.
+
+:class:`BasisPMF` is the simplest CG model of ``x``: a PMF linear in its parameters (Gaussian
+basis functions), fitted either by force matching (eq. 3, a linear least-squares problem) or
+by relative entropy (eq. 4, maximum likelihood of positions alone, a convex problem).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import minimize
 
 from .units import kT as thermal_energy
 
@@ -109,3 +114,70 @@ class DoubleWellToy:
         x = np.interp(rng.random(n) * cdf[-1], cdf, grid)
         y = self._centre(x) + rng.normal(size=n) * np.sqrt(self.kT / self._k(x))
         return np.stack([x, y], axis=1)
+
+
+@dataclass
+class BasisPMF:
+    """A 1D CG model ``F(x) = sum_k c_k exp(-(x - m_k)^2 / (2 w^2))`` (kJ/mol; ``x``, centres
+    ``m_k`` and width ``w`` in nm), linear in its coefficients ``c``."""
+
+    centres: np.ndarray = field(default_factory=lambda: np.linspace(-2.5, 2.5, 21))
+    width: float = 0.25  # nm
+    coefficients: np.ndarray | None = None  # kJ/mol
+
+    def _basis(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """Basis values ``[n, K]`` and their x-derivatives (1/nm) at ``x`` (nm)."""
+        offset = np.asarray(x, dtype=np.float64)[:, None] - self.centres
+        values = np.exp(-0.5 * (offset / self.width) ** 2)
+        return values, -offset / self.width**2 * values
+
+    def _fitted(self) -> np.ndarray:
+        if self.coefficients is None:
+            raise RuntimeError("fit the model first (fit_forces or fit_relative_entropy)")
+        return self.coefficients
+
+    def pmf(self, x) -> np.ndarray:
+        """F(x) in kJ/mol (up to a constant) at ``x`` (nm)."""
+        return self._basis(np.ravel(x))[0] @ self._fitted()
+
+    def mean_force(self, x) -> np.ndarray:
+        """The model's CG force ``-dF/dx`` in kJ/mol/nm at ``x`` (nm)."""
+        return -(self._basis(np.ravel(x))[1] @ self._fitted())
+
+    def fit_forces(self, x, forces, weights=None, ridge: float = 1e-6) -> BasisPMF:
+        """Force matching (eq. 3): minimise ``sum_i w_i (f_i + F'(x_i))^2`` over ``c``, a linear
+        least-squares problem solved exactly. ``x`` in nm, ``forces`` in kJ/mol/nm; ``ridge``
+        (relative to the mean diagonal) keeps basis functions without data at zero."""
+        x, forces = np.ravel(x), np.ravel(forces)
+        if len(x) != len(forces):
+            raise ValueError(f"{len(x)} positions but {len(forces)} forces")
+        weights = np.ones_like(x) if weights is None else np.ravel(weights) / np.mean(weights)
+        _, derivative = self._basis(x)
+        normal = derivative.T @ (weights[:, None] * derivative)
+        normal += ridge * np.trace(normal) / len(normal) * np.eye(len(normal))
+        self.coefficients = np.linalg.solve(normal, -derivative.T @ (weights * forces))
+        return self
+
+    def fit_relative_entropy(self, x, temperature: float, x_range=(-2.5, 2.5), ridge: float = 1e-5) -> BasisPMF:
+        """Relative entropy (eq. 4): maximise the likelihood of positions ``x`` (nm) under
+        ``p(x) = exp(-F(x)/kT) / Z`` with ``Z`` by quadrature over ``x_range`` (nm); no forces
+        needed. Convex in ``c``; ``ridge`` in 1/(kJ/mol)^2 regularises unvisited basis functions."""
+        beta = 1.0 / thermal_energy(temperature)
+        data_mean = self._basis(np.ravel(x))[0].mean(0)
+        grid = np.linspace(*x_range, 2001)
+        grid_basis = self._basis(grid)[0]
+
+        def objective(c):
+            log_density = -beta * grid_basis @ c
+            shift = log_density.max()
+            density = np.exp(log_density - shift)
+            log_z = np.log(np.trapezoid(density, grid)) + shift
+            expected = np.trapezoid(density[:, None] * grid_basis, grid, axis=0) / np.trapezoid(density, grid)
+            value = beta * data_mean @ c + log_z + ridge * c @ c
+            return value, beta * (data_mean - expected) + 2 * ridge * c
+
+        result = minimize(objective, np.zeros(len(self.centres)), jac=True, method="L-BFGS-B")
+        if not result.success:
+            raise RuntimeError(f"relative-entropy fit did not converge: {result.message}")
+        self.coefficients = result.x
+        return self

@@ -164,3 +164,22 @@ def test_training_recovers_a_known_torsion_distribution():
     print(f"KL(reference || flow) before {before:.3f}, after {after:.3f}")
     assert before > 0.3
     assert after < 0.15
+
+
+def test_standardised_coordinates_flow_round_trips_and_checks_shapes():
+    torch.manual_seed(1)
+    x = torch.randn(500, 1) * 0.7 + 0.3
+    flow = flows.AugmentedFlow.from_data(x, flows.FlowConfig(n_beads=1, coordinates="standardised", n_blocks=2, n_components=4, hidden=8))
+    assert torch.allclose(flow.coordinates.inverse(flow.coordinates(x)[0]), x, atol=1e-12)
+    sample = flow.sample(32, generator=torch.Generator().manual_seed(0))
+    assert sample.positions.shape == (32, 1) and sample.forces.shape == (32, 1)
+    energy, forces = flow.energy_and_forces(sample.positions, sample.eta)
+    h = 1e-6
+    numeric = -(flow.energy_and_forces(sample.positions + h, sample.eta)[0] - flow.energy_and_forces(sample.positions - h, sample.eta)[0]) / (2 * h)
+    assert torch.allclose(forces[:, 0], numeric, atol=1e-5)
+    with pytest.raises(ValueError, match=r"expected coordinates \[n, 1\]"):
+        flow.coordinates.fit(torch.randn(10, 2))
+    with pytest.raises(ValueError, match="coordinates must be one of"):
+        flows.FlowConfig(n_beads=1, coordinates="cartesian")
+    with pytest.raises(ValueError, match="condition on the others"):
+        flows.AugmentedFlow(flows.FlowConfig(n_beads=1, coordinates="standardised", n_augmented=0))

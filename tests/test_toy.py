@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cgflow import analysis, toy
+from cgflow.toy import BasisPMF, DoubleWellToy
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,37 @@ def test_entropic_tilt_moves_the_balance_of_the_wells(system):
 def test_bad_shapes(system):
     with pytest.raises(ValueError, match=r"\[\.\.\., 2\]"):
         system.energy(np.zeros((3, 3)))
+
+
+def test_basis_model_represents_the_exact_mean_force():
+    # Noise-free mean forces: what is left is the basis' own error, far below the force noise.
+    toy = DoubleWellToy()
+    x = toy.sample(20_000, seed=3)[:, 0]
+    model = BasisPMF().fit_forces(x, toy.mean_force(x))
+    grid = np.linspace(-1.5, 1.5, 101)
+    assert np.abs(model.mean_force(grid) - toy.mean_force(grid)).max() < 0.3  # kJ/mol/nm (mostly the ridge), vs forces of ~30
+
+
+def test_force_matching_and_relative_entropy_converge_to_the_mean_force():
+    toy = DoubleWellToy()
+    xy = toy.sample(100_000, seed=4)
+    grid = np.linspace(-1.5, 1.5, 101)
+    density = np.exp(-toy.pmf(grid) / toy.kT)
+    density /= density.sum()
+
+    def error(model):
+        return np.sqrt(np.sum(density * (model.mean_force(grid) - toy.mean_force(grid)) ** 2))
+
+    few, many = (BasisPMF().fit_forces(xy[:n, 0], toy.forces(xy[:n])[:, 0]) for n in (1_000, 100_000))
+    assert error(many) < 1.5 < error(few)  # the 1/sqrt(n) decay of force noise: about 3.5 -> 0.5
+    likelihood = BasisPMF().fit_relative_entropy(xy[:, 0], toy.temperature)
+    assert error(likelihood) < 1.5
+    pmf = likelihood.pmf(grid)
+    assert np.sqrt(np.sum(density * (pmf - pmf.mean() - toy.pmf(grid) + toy.pmf(grid).mean()) ** 2)) < 0.5  # kJ/mol
+
+
+def test_basis_model_rejects_mismatched_data():
+    with pytest.raises(ValueError, match="positions but"):
+        BasisPMF().fit_forces(np.zeros(5), np.zeros(4))
+    with pytest.raises(RuntimeError, match="fit the model first"):
+        BasisPMF().pmf([0.0])
