@@ -6,10 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cgflow-installed
 export CGFLOW_DEVICE ?= cpu
-export MPLBACKEND := Agg
+
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks lab data bench lock clean distclean
+.PHONY: book test unit notebooks pages chromium lab data bench lock clean distclean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,26 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-## make test: unit tests, then every notebook in fast mode under nbval
-test: unit notebooks
+## make test: unit tests, every notebook in fast mode under nbval, then the rendered pages
+test: unit notebooks pages
 
 unit: $(STAMP)
-	CGFLOW_FAST=1 $(BIN)/python -m pytest tests
+	CGFLOW_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests --ignore=tests/pages
 
 notebooks: $(STAMP)
 	CGFLOW_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider book
+
+# The book built in fast mode into its own folder (its execution cache must never mix with the
+# teaching build's), opened page by page in headless Chromium.
+pages: $(STAMP) chromium
+	CGFLOW_FAST=1 $(BIN)/jupyter-book build . --path-output _build/fast --warningiserror --keep-going --quiet
+	CGFLOW_BOOK_HTML=_build/fast/_build/html $(BIN)/python -m pytest tests/pages
+
+# Debian's chromium package, installed when missing (needs root or sudo).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium (Debian package) for the page tests"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 ## make lab: JupyterLab on the book's notebooks
 lab: $(STAMP)
@@ -54,8 +66,9 @@ lock: $(STAMP)
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(torch|cgflow)=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
+## make clean: remove the built book, caches and the models the chapters saved in book/_results
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache book/_results
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean
