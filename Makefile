@@ -6,7 +6,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cgflow-installed
 export CGFLOW_DEVICE ?= cpu
-
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: book test unit notebooks pages chromium lab data bench lock clean distclean

@@ -10,8 +10,9 @@ Conventions (section 3 of the flow-matching paper):
   plane). With ``pseudocount=None`` bins that are empty in either histogram are **masked**
   (left out of the sum), as in the paper's evaluation, and both histograms are renormalised
   over the bins they share, so that the value is a true KL divergence (never negative, never
-  infinite); it ignores the mass that one ensemble puts where the other has none. With ``pseudocount=a`` every bin
-  count is raised by ``a`` before normalising, which penalises such mass instead.
+  infinite); it ignores the mass that one ensemble puts where the other has none. With
+  ``pseudocount=a`` every bin count is raised by ``a`` before normalising, which penalises
+  such mass instead.
 - The free-energy MSE averages ``(F_model - F_reference - c)^2`` over bins populated in both,
   with the constant ``c`` (the free energies are defined up to one) chosen to minimise it.
 - Error bars come from a bootstrap over contiguous blocks of frames, so that correlated
@@ -117,15 +118,21 @@ def _pair(reference, model, bins, range, reference_weights, model_weights, pseud
     return p, q
 
 
+def _shared_bins(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Mask of the bins populated in both histograms; an error if there is none."""
+    both = (p > 0) & (q > 0)
+    if not both.any():
+        raise ValueError("the two ensembles share no populated bin")
+    return both
+
+
 def kl_divergence(
     reference, model, bins=60, range=None, reference_weights=None, model_weights=None, pseudocount: float | None = None
 ) -> float:
     """``KL(reference || model)`` in nats between histograms of two sample sets on the bins
     of the reference (see the module docstring for empty bins)."""
     p, q = _pair(reference, model, bins, range, reference_weights, model_weights, pseudocount)
-    both = (p > 0) & (q > 0)
-    if not both.any():
-        raise ValueError("the two ensembles share no populated bin")
+    both = _shared_bins(p, q)
     p, q = p[both] / p[both].sum(), q[both] / q[both].sum()
     return float(np.sum(p * np.log(p / q)))
 
@@ -136,9 +143,7 @@ def free_energy_mse(
     """Mean squared free-energy difference in (kJ/mol)^2 over bins populated in both, after
     removing the best constant offset; temperature in K."""
     p, q = _pair(reference, model, bins, range, reference_weights, model_weights, None)
-    both = (p > 0) & (q > 0)
-    if not both.any():
-        raise ValueError("the two ensembles share no populated bin")
+    both = _shared_bins(p, q)
     difference = -kT(temperature) * (np.log(q[both]) - np.log(p[both]))
     return float(np.mean((difference - difference.mean()) ** 2))
 

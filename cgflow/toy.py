@@ -171,8 +171,9 @@ class BasisPMF:
             log_density = -beta * grid_basis @ c
             shift = log_density.max()
             density = np.exp(log_density - shift)
-            log_z = np.log(np.trapezoid(density, grid)) + shift
-            expected = np.trapezoid(density[:, None] * grid_basis, grid, axis=0) / np.trapezoid(density, grid)
+            z = np.trapezoid(density, grid)
+            log_z = np.log(z) + shift
+            expected = np.trapezoid(density[:, None] * grid_basis, grid, axis=0) / z
             value = beta * data_mean @ c + log_z + ridge * c @ c
             return value, beta * (data_mean - expected) + 2 * ridge * c
 

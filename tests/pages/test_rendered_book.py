@@ -50,7 +50,7 @@ class PageContents(HTMLParser):
             self.images.append(attributes["src"])
         if "math" in classes:
             self.math += 1
-        if "output" in classes and "error" in classes or "traceback" in classes:
+        if ("output" in classes and "error" in classes) or "traceback" in classes:
             self.errors += 1
 
 
