@@ -7,6 +7,11 @@ continues after the last complete chunk. When all chunks exist the chunks are as
 into the files in ``data/`` and ``data/MANIFEST.json`` records their checksums and
 provenance.
 
+A recipe with ``exchange_temperatures`` runs every trajectory as temperature replica exchange
+(``cgflow.replica_exchange``): one replica at the recipe's temperature, whose frames are
+saved, and one at each higher temperature, which carry it over barriers. The saved frames are
+then equilibrium samples at the recipe's temperature but not a continuous dynamics.
+
 Units: nm, ps, amu, kJ/mol, K (OpenMM's).
 """
 
@@ -42,6 +47,8 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the [data] extra
     raise ImportError("cgflow.datagen needs OpenMM: pip install 'cgflow[data]'") from error
 
+from .replica_exchange import ReplicaExchange, round_trips  # noqa: E402  (needs OpenMM)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -64,6 +71,24 @@ class Recipe:
     allatom_interval: float = 50.0
     equilibration: float = 100.0
     seed: int = 2023
+    exchange_temperatures: tuple[float, ...] = ()  # K, above `temperature`; () = plain MD
+    exchange_interval: float = 0.5  # ps between exchange attempts
+
+    @property
+    def temperatures(self) -> tuple[float, ...]:
+        """The temperature ladder in K; the first rung is the one whose frames are saved."""
+        return (self.temperature, *self.exchange_temperatures)
+
+    @property
+    def steps_per_exchange(self) -> int:
+        """Integrator steps between exchange attempts (between saves for plain MD)."""
+        if not self.exchange_temperatures:
+            return self.steps_per_save
+        return _whole(self.exchange_interval / self.timestep, "exchange interval / time step")
+
+    @property
+    def exchanges_per_save(self) -> int:
+        return _whole(self.steps_per_save / self.steps_per_exchange, "save interval / exchange interval")
 
     @property
     def steps_per_save(self) -> int:
@@ -93,12 +118,21 @@ def _whole(ratio: float, what: str) -> int:
 AMBER_OBC = ("amber99sbildn.xml", "amber99_obc.xml")
 OBC_SOLVENT = "OBC generalized Born (amber99_obc.xml, OpenMM GBSAOBCForce), no cutoff"
 
+#: Alanine dipeptide at 300 K by replica exchange over a geometric ladder to 550 K (about 45%
+#: of the exchanges accepted; hot enough that the alpha_L basin, visited a few times per
+#: 100 ns of plain MD at 300 K, is crossed about twice per ns, and cool enough that no peptide
+#: bond flips to cis). Four independent ladders of 25 ns per replica, frames every ps.
 ALA2 = Recipe(
     name="ala2",
     description="Capped alanine dipeptide (ACE-ALA-NME), AMBER ff99SB-ILDN, OBC implicit solvent, 300 K",
     forcefield=AMBER_OBC,
     solvent=OBC_SOLVENT,
     bead_selection="(resname ACE and name C) or (resname ALA and name N CA C) or (resname NME and name N)",
+    trajectory_length=25_000.0,
+    chunk_length=2_500.0,
+    save_interval=1.0,
+    allatom_interval=10.0,
+    exchange_temperatures=(367.2, 449.4, 550.0),
 )
 
 #: The chignolin variant CLN025 at 340 K, the temperature of the reference simulations of
@@ -231,30 +265,36 @@ class Generator:
             self.topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds, **extra
         )
 
-    def simulation(self, seed: int) -> app.Simulation:
+    def simulation(self, seed: int, temperature: float | None = None) -> app.Simulation:
+        """A simulation of the recipe's system at ``temperature`` (K; default the recipe's)."""
         recipe = self.recipe
         integrator = openmm.LangevinMiddleIntegrator(
-            recipe.temperature * unit.kelvin, recipe.friction / unit.picosecond, recipe.timestep * unit.picosecond
+            (temperature or recipe.temperature) * unit.kelvin, recipe.friction / unit.picosecond, recipe.timestep * unit.picosecond
         )
         integrator.setRandomNumberSeed(seed)
         platform = openmm.Platform.getPlatformByName(recipe.platform)
         properties = {"Threads": str(min(2, os.cpu_count() or 1))} if recipe.platform == "CPU" else {}
         return app.Simulation(self.topology, self.system(), integrator, platform, properties)
 
-    def _thermalised(self, seed: int, velocity_seed: int) -> app.Simulation:
+    def _thermalised(self, seed: int, velocity_seed: int, temperature: float | None = None) -> app.Simulation:
         """A simulation at the minimised structure with Maxwell-Boltzmann velocities."""
-        simulation = self.simulation(seed)
+        simulation = self.simulation(seed, temperature)
         simulation.context.setPositions(self.initial_positions)
         simulation.minimizeEnergy()
-        simulation.context.setVelocitiesToTemperature(self.recipe.temperature * unit.kelvin, velocity_seed)
+        simulation.context.setVelocitiesToTemperature((temperature or self.recipe.temperature) * unit.kelvin, velocity_seed)
         return simulation
 
-    def equilibrated_state(self, trajectory: int) -> openmm.State:
-        """Minimised structure, Maxwell-Boltzmann velocities, ``recipe.equilibration`` ps of MD."""
+    def equilibrated_states(self, trajectory: int) -> list[openmm.State]:
+        """One state per rung of the ladder: the minimised structure, Maxwell-Boltzmann
+        velocities and ``recipe.equilibration`` ps of MD at the rung's temperature."""
         recipe = self.recipe
-        simulation = self._thermalised(_seed(recipe, trajectory, chunk=-1), _seed(recipe, trajectory, -2))
-        simulation.step(_whole(recipe.equilibration / recipe.timestep, "equilibration / time step"))
-        return simulation.context.getState(getPositions=True, getVelocities=True)
+        states = []
+        for rung, temperature in enumerate(recipe.temperatures):
+            seeds = _seed(recipe, trajectory, -1, rung), _seed(recipe, trajectory, -2, rung)
+            simulation = self._thermalised(*seeds, temperature)
+            simulation.step(_whole(recipe.equilibration / recipe.timestep, "equilibration / time step"))
+            states.append(simulation.context.getState(getPositions=True, getVelocities=True))
+        return states
 
     def speed(self, picoseconds: float = 20.0) -> float:
         """Measured speed of this recipe in ns/day (one process), from the minimised structure."""
@@ -265,37 +305,51 @@ class Generator:
         simulation.step(steps)
         return ns_per_day(picoseconds, time.perf_counter() - start)
 
-    def run_chunk(self, start: openmm.State, trajectory: int, chunk: int) -> dict[str, np.ndarray]:
-        """One chunk of MD from ``start``: CG positions (nm), aggregated CG forces (kJ/mol/nm),
-        potential energies (kJ/mol), all-atom positions (nm) and the final state as XML."""
+    def run_chunk(self, starts: list[openmm.State], walkers: np.ndarray, trajectory: int, chunk: int) -> dict[str, np.ndarray]:
+        """One chunk from the states ``starts`` (one per rung) with ``walkers`` (walker index
+        per rung): CG positions (nm), aggregated CG forces (kJ/mol/nm), potential energies
+        (kJ/mol) and all-atom positions (nm) of the first rung; the final states as XML, the
+        walkers per rung at every saved frame, and exchange attempts and acceptances."""
         recipe = self.recipe
-        simulation = self.simulation(_seed(recipe, trajectory, chunk))
-        simulation.context.setState(start)
+        contexts = []
+        for rung, (temperature, start) in enumerate(zip(recipe.temperatures, starts)):
+            simulation = self.simulation(_seed(recipe, trajectory, chunk, rung), temperature)
+            simulation.context.setState(start)
+            contexts.append(simulation.context)
+        ladder = ReplicaExchange(contexts, recipe.temperatures, np.random.default_rng([recipe.seed, trajectory, chunk]), walkers)
         n = recipe.frames_per_chunk
         positions = np.empty((n, self.md_topology.n_atoms, 3), dtype=np.float32)
         forces = np.empty_like(positions)
         energies = np.empty(n, dtype=np.float64)
+        occupancy = np.empty((n, len(contexts)), dtype=np.int16)
         for frame in range(n):
-            simulation.step(recipe.steps_per_save)
-            state = simulation.context.getState(getPositions=True, getForces=True, getEnergy=True)
+            for exchange in range(recipe.exchanges_per_save):
+                ladder.step(recipe.steps_per_exchange)
+                ladder.attempt(parity=frame * recipe.exchanges_per_save + exchange)
+            occupancy[frame] = ladder.walkers
+            state = contexts[0].getState(getPositions=True, getForces=True, getEnergy=True)
             positions[frame] = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
             forces[frame] = state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
             energies[frame] = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
         if not (np.isfinite(positions).all() and np.isfinite(forces).all()):
             raise FloatingPointError(f"{recipe.name}: trajectory {trajectory} chunk {chunk} produced non-finite values")
-        final = simulation.context.getState(getPositions=True, getVelocities=True)
+        finals = [c.getState(getPositions=True, getVelocities=True) for c in contexts]
         return {
             "positions": positions[:, self.bead_atoms],
             "forces": np.einsum("ba,fad->fbd", self.force_map, forces).astype(np.float32),
             "potential_energy": energies,
             "allatom_positions": positions[:: recipe.allatom_stride],
-            "state": np.array(openmm.XmlSerializer.serialize(final)),
+            "states": np.array([openmm.XmlSerializer.serialize(s) for s in finals]),
+            "walkers": occupancy,
+            "exchange_attempts": ladder.attempts,
+            "exchange_accepted": ladder.accepted,
         }
 
 
-def _seed(recipe: Recipe, trajectory: int, chunk: int) -> int:
-    """Distinct, reproducible integrator seeds per trajectory and chunk (OpenMM needs > 0)."""
-    return recipe.seed * 100_003 + trajectory * 1_009 + chunk + 3
+def _seed(recipe: Recipe, trajectory: int, chunk: int, rung: int = 0) -> int:
+    """Distinct, reproducible integrator seeds per trajectory, chunk and rung (OpenMM needs
+    positive 32-bit seeds)."""
+    return recipe.seed * 100_003 + trajectory * 1_009 + chunk + 3 + rung * 10_000_019
 
 
 def chunk_path(workdir: Path, trajectory: int, chunk: int) -> Path:
@@ -327,24 +381,29 @@ def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int) -> float:
     if done == recipe.chunks_per_trajectory:
         return float("nan")
     if done == 0:
-        state = generator.equilibrated_state(trajectory)
+        states, walkers = generator.equilibrated_states(trajectory), np.arange(len(recipe.temperatures))
     else:
         with np.load(chunk_path(workdir, trajectory, done - 1)) as previous:
-            state = openmm.XmlSerializer.deserialize(str(previous["state"]))
+            states, walkers = _final_states(previous), previous["walkers"][-1]
     speeds = []
     for chunk in range(done, recipe.chunks_per_trajectory):
         start = time.perf_counter()
-        arrays = generator.run_chunk(state, trajectory, chunk)
+        arrays = generator.run_chunk(states, walkers, trajectory, chunk)
         elapsed = time.perf_counter() - start
         _write_atomically(chunk_path(workdir, trajectory, chunk), arrays)
-        state = openmm.XmlSerializer.deserialize(str(arrays["state"]))
-        speeds.append(ns_per_day(recipe.chunk_length, elapsed))
+        states, walkers = _final_states(arrays), arrays["walkers"][-1]
+        # simulated time of every replica together, per wall-clock day
+        speeds.append(ns_per_day(recipe.chunk_length * len(recipe.temperatures), elapsed))
         print(
             f"[{recipe.name}] trajectory {trajectory} chunk {chunk + 1}/{recipe.chunks_per_trajectory}"
             f" done at {speeds[-1]:.0f} ns/day",
             flush=True,
         )
     return float(np.mean(speeds))
+
+
+def _final_states(arrays) -> list[openmm.State]:
+    return [openmm.XmlSerializer.deserialize(str(xml)) for xml in arrays["states"]]
 
 
 def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) -> list[Path]:
@@ -362,7 +421,9 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     per_trajectory = []
     for t in range(recipe.n_trajectories):
         chunks = [np.load(chunk_path(workdir, t, c)) for c in range(recipe.chunks_per_trajectory)]
-        per_trajectory.append({key: np.concatenate([c[key] for c in chunks]) for key in ("positions", "forces", "allatom_positions")})
+        arrays = {key: np.concatenate([c[key] for c in chunks]) for key in ("positions", "forces", "allatom_positions", "walkers")}
+        arrays.update({key: np.stack([c[key] for c in chunks]) for key in ("exchange_attempts", "exchange_accepted")})
+        per_trajectory.append(arrays)
     lengths = np.array([len(p["positions"]) for p in per_trajectory], dtype=np.int64)
     cg_file = out / f"{recipe.name}_cg.npz"
     buffer = io.BytesIO()
@@ -399,7 +460,8 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
         "trajectory_lengths": lengths.tolist(),
         "allatom_frames": len(first["allatom_positions"]),
         "allatom_stride_ps": recipe.allatom_interval,
-        "total_simulated_ns": recipe.n_trajectories * recipe.trajectory_length / 1000.0,
+        "total_simulated_ns": recipe.n_trajectories * recipe.trajectory_length * len(recipe.temperatures) / 1000.0,
+        "sampling": _sampling(recipe, per_trajectory),
         "cg_map": f"slice map on the atoms selected by {recipe.bead_selection!r}",
         "force_map": "aggregated: bead atom + the hydrogens bonded (HBonds-constrained) to it",
         "generator": f"python -m cgflow.datagen {recipe.name}",
@@ -410,6 +472,23 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     }
     update_manifest(data_dir, recipe.name, files, provenance)
     return files
+
+
+def _sampling(recipe: Recipe, per_trajectory: list[dict[str, np.ndarray]]) -> dict:
+    """How the saved frames were sampled: plain MD, or replica exchange with its ladder,
+    acceptance per neighbour pair and round trips per trajectory."""
+    if not recipe.exchange_temperatures:
+        return {"method": "molecular dynamics at the recipe's temperature"}
+    attempts = sum(p["exchange_attempts"].sum(0) for p in per_trajectory)
+    accepted = sum(p["exchange_accepted"].sum(0) for p in per_trajectory)
+    return {
+        "method": "temperature replica exchange; frames of the lowest rung are saved",
+        "temperatures_K": list(recipe.temperatures),
+        "exchange_interval_ps": recipe.exchange_interval,
+        "acceptance_per_pair": np.round(accepted / np.maximum(attempts, 1), 4).tolist(),
+        "round_trips_per_trajectory": [round_trips(p["walkers"]) for p in per_trajectory],
+        "ns_per_replica": recipe.trajectory_length / 1000.0,
+    }
 
 
 def generate(recipe: Recipe, workdir: Path, data_dir: Path, processes: int) -> list[Path]:

@@ -35,6 +35,7 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     final_learning_rate_fraction: float = 0.05  # cosine schedule from lr to lr * fraction
+    warmup_epochs: float = 0.0  # linear ramp of the learning rate from ~0 to lr over these epochs
     patience: int | None = 10
     max_gradient_norm: float | None = None  # clip the global gradient norm (None: no clipping)
     seed: int = 0
@@ -60,6 +61,21 @@ class History:
 
 
 LossFunction = Callable[..., torch.Tensor]
+
+
+def _schedule(config: TrainingConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """Learning-rate factor per optimiser step: a linear warm-up over ``warmup_epochs``, then a
+    cosine decay from 1 to ``final_learning_rate_fraction`` at the last step."""
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    decay = max(1, config.epochs * steps_per_epoch - warmup)
+    floor = config.final_learning_rate_fraction
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / decay)))
+
+    return factor
 
 
 def _mean_loss(model: torch.nn.Module, loss: LossFunction, data: Sequence[torch.Tensor], batch_size: int) -> float:
@@ -98,9 +114,7 @@ def fit(
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(n / config.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=config.epochs * steps_per_epoch, eta_min=config.learning_rate * config.final_learning_rate_fraction
-    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch))
     history = History()
     best_state, best_value, stale = None, math.inf, 0
     show = (not fast_mode()) if config.progress is None else config.progress
@@ -113,7 +127,7 @@ def fit(
             index = order[step * config.batch_size : (step + 1) * config.batch_size]
             value = loss(model, *[t[index] for t in train_data])
             if not torch.isfinite(value):
-                raise FloatingPointError(f"{description}: loss became {float(value)} in epoch {epoch}, step {step}")
+                raise FloatingPointError(f"{description}: loss became {float(value.detach())} in epoch {epoch}, step {step}")
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             if config.max_gradient_norm is not None:

@@ -5,7 +5,8 @@ derivative of every transform; piecewise (spline) transforms are only C1 or C2, 
 forces jump or kink at knots. Following Koehler, Kraemer and Noe (Smooth Normalizing Flows,
 NeurIPS 2021) every transform here is infinitely differentiable, with an analytic log
 derivative in the *forward* direction (data -> latent, used for densities and forces) and a
-numerical inverse by bisection (latent -> data, used for sampling only):
+numerical inverse (latent -> data, used for sampling only): bisection to bracket the root,
+then Newton steps with the analytic derivative, kept inside the bracket:
 
 - :func:`mixture_cdf_real`: ``R -> R``, ``y = logit(sum_k rho_k sigmoid((x - mu_k) / s_k))``;
   linear tails, so no clipping to a data range.
@@ -29,15 +30,27 @@ from torch.nn import functional as F
 TWO_PI = 2.0 * math.pi
 
 
-def _bisect(function, target: torch.Tensor, low: torch.Tensor, high: torch.Tensor, iterations: int = 60) -> torch.Tensor:
-    """Solve ``function(x) = target`` for increasing ``function`` in ``[low, high]``."""
+def _solve(function, target: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bisections: int = 12, newton_steps: int = 10) -> torch.Tensor:
+    """Solve ``function(x)[0] = target`` for an increasing ``function`` returning the value and
+    its log-derivative, in ``[low, high]``: ``bisections`` halvings of the bracket, then Newton
+    steps; a step that leaves the (shrinking) bracket is replaced by its midpoint, so the
+    iteration cannot diverge. Newton converges quadratically from the narrow bracket."""
     low, high = low.expand_as(target).clone(), high.expand_as(target).clone()
-    for _ in range(iterations):
+    for _ in range(bisections):
         middle = 0.5 * (low + high)
-        above = function(middle) > target
+        above = function(middle)[0] > target
         high = torch.where(above, middle, high)
         low = torch.where(above, low, middle)
-    return 0.5 * (low + high)
+    x = 0.5 * (low + high)
+    for _ in range(newton_steps):
+        value, log_derivative = function(x)
+        above = value > target
+        high = torch.where(above, x, high)
+        low = torch.where(above, low, x)
+        candidate = x - (value - target) * torch.exp(-log_derivative)
+        inside = (candidate >= low) & (candidate <= high)  # false for NaN as well
+        x = torch.where(inside, candidate, 0.5 * (low + high))
+    return x
 
 
 # --- R -> R: logistic mixture CDF in logit space --------------------------------------------
@@ -67,13 +80,13 @@ def mixture_cdf_real(x: torch.Tensor, parameters: torch.Tensor) -> tuple[torch.T
 
 
 def mixture_cdf_real_inverse(y: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`mixture_cdf_real` by bisection. In the tails ``y ~ (x - mu_k) / s_k +
+    """Inverse of :func:`mixture_cdf_real` (see :func:`_solve`). In the tails ``y ~ (x - mu_k) / s_k +
     log rho_k`` for the widest component, so ``|x| <= max |mu| + max s (|y| + max |log rho| + 5)``
     brackets the root."""
     log_weights, means, scales = _real_parameters(parameters)
     reach = means.abs().amax(-1) + scales.amax(-1) * (y.abs() + log_weights.abs().amax(-1) + 5.0)
     reach = reach.detach()
-    return _bisect(lambda x: mixture_cdf_real(x, parameters)[0], y, -reach, reach)
+    return _solve(lambda x: mixture_cdf_real(x, parameters), y, -reach, reach)
 
 
 # --- circle -> circle: Moebius mixture plus rotation -------------------------------------------
@@ -102,31 +115,31 @@ def _moebius_angle(theta: torch.Tensor, wx: torch.Tensor, wy: torch.Tensor) -> t
     return torch.atan2(factor * dy - wy, factor * dx - wx)
 
 
+def _lifted_mixture(u: torch.Tensor, log_weights, wx, wy) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Moebius mixture before its rotation, ``[0, 2 pi) -> [0, 2 pi)`` (each map lifted with
+    0 as a fixed point), and its log derivative ``log sum_k rho_k (1 - |w_k|^2) / |z - w_k|^2``."""
+    angle = u[..., None]
+    origin = _moebius_angle(torch.zeros_like(angle), wx, wy)
+    lifted = torch.remainder(_moebius_angle(angle, wx, wy) - origin, TWO_PI)
+    dx, dy = torch.cos(angle) - wx, torch.sin(angle) - wy
+    log_derivative = torch.logsumexp(log_weights + torch.log1p(-(wx**2 + wy**2)) - torch.log(dx**2 + dy**2), dim=-1)
+    return (log_weights.exp() * lifted).sum(-1), log_derivative
+
+
 def moebius_mixture_circle(theta: torch.Tensor, parameters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Smooth bijection of the circle: angles in ``[-pi, pi)`` -> ``[-pi, pi)`` and the log
     derivative. Each Moebius map is lifted to ``[0, 2 pi)`` with 0 as a fixed point, mixed with
     weights ``rho_k``, then rotated; derivative ``sum_k rho_k (1 - |w_k|^2) / |z - w_k|^2``."""
     log_weights, wx, wy, shift = _circle_parameters(parameters)
-    angle = theta[..., None]
-    origin = _moebius_angle(torch.zeros_like(angle), wx, wy)
-    lifted = torch.remainder(_moebius_angle(angle + math.pi, wx, wy) - origin, TWO_PI)  # theta + pi in [0, 2 pi)
-    mixed = (log_weights.exp() * lifted).sum(-1)
-    output = torch.remainder(mixed + shift, TWO_PI) - math.pi
-    dx, dy = torch.cos(angle + math.pi) - wx, torch.sin(angle + math.pi) - wy
-    log_derivative = torch.logsumexp(log_weights + torch.log1p(-(wx**2 + wy**2)) - torch.log(dx**2 + dy**2), dim=-1)
-    return output, log_derivative
+    mixed, log_derivative = _lifted_mixture(theta + math.pi, log_weights, wx, wy)  # theta + pi in [0, 2 pi)
+    return torch.remainder(mixed + shift, TWO_PI) - math.pi, log_derivative
 
 
 def moebius_mixture_circle_inverse(phi: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`moebius_mixture_circle` by bisection on the lifted map."""
+    """Inverse of :func:`moebius_mixture_circle`: solves for the lifted map (see :func:`_solve`)."""
     log_weights, wx, wy, shift = _circle_parameters(parameters)
     target = torch.remainder(phi + math.pi - shift, TWO_PI)
-
-    def lifted(u):  # u in [0, 2 pi): the mixture before rotation
-        origin = _moebius_angle(torch.zeros_like(u)[..., None], wx, wy)
-        return (log_weights.exp() * torch.remainder(_moebius_angle(u[..., None], wx, wy) - origin, TWO_PI)).sum(-1)
-
-    u = _bisect(lifted, target, torch.zeros(()), torch.full((), TWO_PI))
+    u = _solve(lambda u: _lifted_mixture(u, log_weights, wx, wy), target, torch.zeros(()), torch.full((), TWO_PI))
     return u - math.pi
 
 

@@ -1,4 +1,4 @@
-"""The OpenMM generator: a tiny resumable run, assembly, manifest and checksums."""
+"""The OpenMM generator: a tiny resumable replica-exchange run, assembly, manifest and checksums."""
 
 import dataclasses
 import json
@@ -18,6 +18,7 @@ TINY = dataclasses.replace(
     save_interval=0.2,
     allatom_interval=1.0,
     equilibration=1.0,
+    exchange_interval=0.1,
 )
 
 
@@ -47,6 +48,29 @@ def test_assembled_dataset_loads_with_units_and_boundaries(generated):
     provenance = entry["provenance"]
     assert provenance["frames"] == 40 and provenance["time_step_ps"] == 0.002
     assert provenance["force_field"] == ["amber99sbildn.xml", "amber99_obc.xml"]
+    sampling = provenance["sampling"]
+    assert sampling["temperatures_K"] == [300.0, 367.2, 449.4, 550.0]
+    assert len(sampling["acceptance_per_pair"]) == 3 and all(0 < a < 1 for a in sampling["acceptance_per_pair"])
+    assert provenance["total_simulated_ns"] == pytest.approx(2 * 4 * 0.004)  # every replica counts
+
+
+def test_replica_exchange_saves_the_lowest_rung_and_tracks_walkers(generated):
+    workdir, _ = generated
+    chunk = np.load(datagen.chunk_path(workdir, 0, 1))
+    assert len(chunk["states"]) == 4  # one resumable OpenMM state per rung
+    # two exchange attempts per saved frame, pairs alternating: 10 frames -> 10 attempts per pair
+    assert chunk["exchange_attempts"].tolist() == [10, 10, 10]
+    assert all(sorted(row) == [0, 1, 2, 3] for row in chunk["walkers"])
+    # the saved potential energies are those of the 300 K rung (the 550 K rung averages ~50 kJ/mol more)
+    assert chunk["potential_energy"].mean() < -40.0
+
+
+def test_plain_md_is_a_ladder_of_one(tmp_path):
+    recipe = dataclasses.replace(TINY, n_trajectories=1, trajectory_length=0.4, chunk_length=0.4, exchange_temperatures=())
+    assert recipe.steps_per_exchange == recipe.steps_per_save
+    datagen.run_trajectory(recipe, tmp_path, 0)
+    chunk = np.load(datagen.chunk_path(tmp_path, 0, 0))
+    assert len(chunk["states"]) == 1 and chunk["exchange_attempts"].size == 0 and len(chunk["positions"]) == 2
 
 
 def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_one(generated, tmp_path):
@@ -91,6 +115,8 @@ def test_corrupted_or_missing_files_are_named(generated, tmp_path):
 def test_recipe_rejects_inconsistent_intervals():
     with pytest.raises(ValueError, match="whole number"):
         dataclasses.replace(TINY, save_interval=0.3).frames_per_chunk
+    with pytest.raises(ValueError, match="save interval / exchange interval"):
+        dataclasses.replace(TINY, exchange_interval=0.15).exchanges_per_save
 
 
 def test_the_built_structure_is_deterministic_and_l_alanine():

@@ -1,0 +1,92 @@
+"""Temperature replica exchange (parallel tempering) over OpenMM contexts.
+
+One context per rung of an ascending temperature ladder; each keeps its temperature (its
+Langevin integrator's). Every exchange attempt pairs neighbouring rungs, ``(0, 1), (2, 3), ...``
+or ``(1, 2), (3, 4), ...`` in turn, and swaps their configurations with the Metropolis
+probability ``min(1, exp((beta_i - beta_j)(U_i - U_j)))`` (Sugita and Okamoto, Chem. Phys.
+Lett. 1999), which leaves the product of the rungs' Boltzmann distributions invariant; the
+swapped velocities are rescaled by ``sqrt(T_new / T_old)``. The configurations seen at the
+lowest rung are therefore equilibrium samples at its temperature, while the hot rungs carry
+them over barriers that the cold one would rarely cross.
+
+Units: K, kJ/mol, nm, nm/ps (OpenMM's).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import openmm
+import openmm.unit as unit
+
+from .units import kT
+
+
+class ReplicaExchange:
+    """Exchanges between ``contexts`` at ``temperatures`` (K, strictly increasing).
+
+    ``walkers[k]`` is the index of the configuration (walker) that sits at rung ``k`` now;
+    walkers start at their own rung. ``attempts`` and ``accepted`` count exchanges per pair of
+    neighbouring rungs.
+    """
+
+    def __init__(self, contexts: list[openmm.Context], temperatures, rng: np.random.Generator, walkers=None):
+        temperatures = np.asarray(temperatures, dtype=np.float64)
+        if len(contexts) != len(temperatures) or len(contexts) < 1:
+            raise ValueError(f"one context per temperature: {len(contexts)} contexts, {len(temperatures)} temperatures")
+        if (np.diff(temperatures) <= 0).any() or (temperatures <= 0).any():
+            raise ValueError(f"temperatures must be positive and increasing (K), got {temperatures.tolist()}")
+        self.contexts, self.temperatures, self.rng = contexts, temperatures, rng
+        self.beta = 1.0 / np.array([kT(t) for t in temperatures])  # mol/kJ
+        self.walkers = np.arange(len(contexts)) if walkers is None else np.array(walkers, dtype=np.int64)
+        self.attempts = np.zeros(len(contexts) - 1, dtype=np.int64)
+        self.accepted = np.zeros(len(contexts) - 1, dtype=np.int64)
+
+    def step(self, n_steps: int) -> None:
+        """Advance every rung by ``n_steps`` integrator steps."""
+        for context in self.contexts:
+            context.getIntegrator().step(n_steps)
+
+    def attempt(self, parity: int) -> np.ndarray:
+        """Attempt the exchanges of the pairs ``(k, k + 1)`` with ``k % 2 == parity``; returns
+        the lower rungs of the accepted pairs."""
+        pairs = np.arange(parity % 2, len(self.contexts) - 1, 2)
+        if len(pairs) == 0:
+            return pairs
+        states = [c.getState(getPositions=True, getVelocities=True, getEnergy=True) for c in self.contexts]
+        energy = np.array([s.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole) for s in states])
+        log_ratio = (self.beta[pairs] - self.beta[pairs + 1]) * (energy[pairs] - energy[pairs + 1])
+        accept = np.log(self.rng.random(len(pairs))) < log_ratio
+        self.attempts[pairs] += 1
+        self.accepted[pairs[accept]] += 1
+        for k in pairs[accept]:
+            for target, source in ((k, k + 1), (k + 1, k)):
+                scale = np.sqrt(self.temperatures[target] / self.temperatures[source])
+                self.contexts[target].setPositions(states[source].getPositions(asNumpy=True))
+                self.contexts[target].setVelocities(states[source].getVelocities(asNumpy=True) * scale)
+            self.walkers[[k, k + 1]] = self.walkers[[k + 1, k]]
+        return pairs[accept]
+
+    @property
+    def acceptance(self) -> np.ndarray:
+        """Fraction of accepted exchanges per neighbour pair (NaN where none was attempted)."""
+        return np.divide(self.accepted, self.attempts, out=np.full(len(self.attempts), np.nan), where=self.attempts > 0)
+
+
+def round_trips(walkers: np.ndarray) -> int:
+    """Completed round trips bottom -> top -> bottom of all walkers, from the rung occupancy
+    ``walkers`` ``[times, rungs]`` (walker index at each rung, in time order): the standard
+    measure of how well a temperature ladder mixes."""
+    walkers = np.asarray(walkers)
+    if walkers.ndim != 2 or walkers.shape[1] < 2:
+        return 0
+    # Per walker: 0 = not yet at the bottom, 1 = came from the bottom, 2 = bottom then top.
+    phase = np.zeros(walkers.max() + 1, dtype=np.int64)
+    trips = 0
+    for row in walkers:
+        bottom, top = row[0], row[-1]
+        if phase[bottom] == 2:
+            trips += 1
+        phase[bottom] = 1
+        if phase[top] == 1:
+            phase[top] = 2
+    return trips
