@@ -21,32 +21,40 @@ import numpy as np
 import torch
 from torch import nn
 
-from .geometry import angles, chain_indices, dihedrals, distances
+from .geometry import angle_between, dihedral_of_bonds
 from .training import Checkpointable, History, TrainingConfig, fit
 from .units import kT
 
 
 class ChainGeometry(nn.Module):
     """All the geometry the prior and the featurizer need, computed once per call: every
-    bead-pair distance (nm), every bond angle and every dihedral (rad) of a linear chain."""
+    bead-pair distance (nm), every bond angle and every dihedral (rad) of a linear chain.
+
+    Pairs are ordered by their separation along the chain, ``(0, 1), (1, 2), ..., (0, 2),
+    (1, 3), ...``, so that each separation is one slice ``x[s:] - x[:-s]`` of the positions:
+    slices cost far less than gathering bead indices (whose backward pass is a scatter-add),
+    and the simulator evaluates this for every replica at every step.
+    """
 
     def __init__(self, n_beads: int):
         super().__init__()
-        _, triples, quadruples = chain_indices(n_beads)
-        i, j = np.triu_indices(n_beads, k=1)
-        self.register_buffer("pairs", torch.as_tensor(np.stack([i, j], axis=1)))
-        self.register_buffer("triples", torch.as_tensor(triples))
-        self.register_buffer("quadruples", torch.as_tensor(quadruples))
+        self.n_beads = n_beads
+
+    def pairs(self) -> np.ndarray:
+        """Bead pairs ``[n_pairs, 2]`` in the order of ``distances``."""
+        return np.array([(i, i + s) for s in range(1, self.n_beads) for i in range(self.n_beads - s)]).reshape(-1, 2)
 
     def separation(self) -> np.ndarray:
         """Chain separation ``j - i`` of every pair, in the order of ``distances``."""
-        return (self.pairs[:, 1] - self.pairs[:, 0]).cpu().numpy()
+        return np.diff(self.pairs(), axis=1)[:, 0]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        bonds = x[..., 1:, :] - x[..., :-1, :]
+        pair_vectors = torch.cat([bonds] + [x[..., s:, :] - x[..., :-s, :] for s in range(2, self.n_beads)], dim=-2)
         return {
-            "distances": distances(x, self.pairs),
-            "angles": angles(x, self.triples),
-            "dihedrals": dihedrals(x, self.quadruples),
+            "distances": torch.linalg.vector_norm(pair_vectors, dim=-1),
+            "angles": angle_between(-bonds[..., :-1, :], bonds[..., 1:, :]),
+            "dihedrals": dihedral_of_bonds(bonds[..., :-2, :], bonds[..., 1:-1, :], bonds[..., 2:, :]),
         }
 
 
@@ -142,9 +150,8 @@ class RepulsionTerms(nn.Module):
 def nonbonded_pairs(n_beads: int, min_separation: int) -> np.ndarray:
     """Bead pairs at least ``min_separation`` apart along the chain ``[n, 2]``, in the order
     of ``ChainGeometry``'s distances."""
-    i, j = np.triu_indices(n_beads, k=1)
-    keep = j - i >= min_separation
-    return np.stack([i[keep], j[keep]], axis=1)
+    pairs = ChainGeometry(n_beads).pairs()
+    return pairs[pairs[:, 1] - pairs[:, 0] >= min_separation]
 
 
 class Prior(nn.Module):

@@ -41,14 +41,27 @@ def distances(positions, pairs) -> torch.Tensor:
     return torch.linalg.vector_norm(x[..., index[:, 1], :] - x[..., index[:, 0], :], dim=-1)
 
 
+def angle_between(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Angle in radians ``[...]`` between the vectors ``a`` and ``b`` ``[..., 3]``."""
+    # atan2(|a x b|, a . b) is accurate near 0 and pi, unlike acos of the cosine.
+    return torch.atan2(torch.linalg.vector_norm(torch.cross(a, b, dim=-1), dim=-1), (a * b).sum(-1))
+
+
+def dihedral_of_bonds(b0: torch.Tensor, b1: torch.Tensor, b2: torch.Tensor) -> torch.Tensor:
+    """Signed dihedral angle in radians in (-pi, pi] ``[...]`` of three consecutive bond vectors
+    ``[..., 3]`` (b0 = x1 - x0, b1 = x2 - x1, b2 = x3 - x2; IUPAC convention: 180 degrees for a
+    trans, planar zig-zag)."""
+    n1 = torch.cross(b0, b1, dim=-1)
+    n2 = torch.cross(b1, b2, dim=-1)
+    m1 = torch.cross(b1 / torch.linalg.vector_norm(b1, dim=-1, keepdim=True), n1, dim=-1)
+    return torch.atan2((m1 * n2).sum(-1), (n1 * n2).sum(-1))
+
+
 def angles(positions, triples) -> torch.Tensor:
     """Bond angles in radians ``[..., n]`` at the middle bead of each triple ``[n, 3]``."""
     x = as_tensor(positions)
     index = _index(triples, 3, x.device)
-    a = x[..., index[:, 0], :] - x[..., index[:, 1], :]
-    b = x[..., index[:, 2], :] - x[..., index[:, 1], :]
-    # atan2(|a x b|, a . b) is accurate near 0 and pi, unlike acos of the cosine.
-    return torch.atan2(torch.linalg.vector_norm(torch.cross(a, b, dim=-1), dim=-1), (a * b).sum(-1))
+    return angle_between(x[..., index[:, 0], :] - x[..., index[:, 1], :], x[..., index[:, 2], :] - x[..., index[:, 1], :])
 
 
 def dihedrals(positions, quadruples) -> torch.Tensor:
@@ -59,10 +72,7 @@ def dihedrals(positions, quadruples) -> torch.Tensor:
     b0 = x[..., index[:, 1], :] - x[..., index[:, 0], :]
     b1 = x[..., index[:, 2], :] - x[..., index[:, 1], :]
     b2 = x[..., index[:, 3], :] - x[..., index[:, 2], :]
-    n1 = torch.cross(b0, b1, dim=-1)
-    n2 = torch.cross(b1, b2, dim=-1)
-    m1 = torch.cross(b1 / torch.linalg.vector_norm(b1, dim=-1, keepdim=True), n1, dim=-1)
-    return torch.atan2((m1 * n2).sum(-1), (n1 * n2).sum(-1))
+    return dihedral_of_bonds(b0, b1, b2)
 
 
 def chain_indices(n_beads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from . import __version__
 from .runtime import fast_mode
 
 #: Bump when the layout of checkpoints changes; older files are refused with a clear error.
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: CGNet features ordered by chain separation
 
 
 @dataclass

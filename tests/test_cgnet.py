@@ -69,6 +69,19 @@ def test_energy_is_invariant_to_rigid_motion_but_not_to_mirroring(model):
     assert (mirrored - energy).abs().max() > 1e-3
 
 
+def test_chain_geometry_equals_the_generic_geometry_functions():
+    # The chain geometry takes slices by separation; the generic functions gather bead indices.
+    x = torch.tensor(random_chains(6, seed=4))
+    result = cgnet.ChainGeometry(5)(x)
+    _, triples, quadruples = geometry.chain_indices(5)
+    pairs = cgnet.ChainGeometry(5).pairs()
+    assert sorted(map(tuple, pairs)) == sorted(zip(*np.triu_indices(5, k=1)))  # every pair once
+    torch.testing.assert_close(result["distances"], geometry.distances(x, pairs), rtol=0, atol=1e-12)
+    torch.testing.assert_close(result["angles"], geometry.angles(x, triples), rtol=0, atol=1e-12)
+    torch.testing.assert_close(result["dihedrals"], geometry.dihedrals(x, quadruples), rtol=0, atol=1e-12)
+    assert cgnet.ChainGeometry(5).separation().tolist() == [1, 1, 1, 1, 2, 2, 2, 3, 3, 4]
+
+
 def test_featurizer_is_continuous_across_the_dihedral_branch_cut():
     featurizer, geometry = cgnet.Featurizer(4), cgnet.ChainGeometry(4)
     near = []
