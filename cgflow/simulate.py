@@ -140,6 +140,7 @@ class LangevinSimulation:
         v = self.maxwell_boltzmann(n_replicas) if velocities is None else velocities.to(x).clone()
         inverse_mass = (1.0 / self.masses)[:, None]
         dt = self.time_step
+        half_kick = 0.5 * dt * inverse_mass  # ps/amu: v += half_kick * F is half a B step
         c1 = math.exp(-self.friction * dt)
         noise_scale = torch.sqrt((1.0 - c1**2) * kT * inverse_mass)
         saved_x, saved_e = [], []
@@ -149,12 +150,12 @@ class LangevinSimulation:
         start = time.perf_counter()
         try:
             for step in range(1, n_steps + 1):
-                v += 0.5 * dt * forces * inverse_mass  # B
-                x += 0.5 * dt * v  # A
-                v.mul_(c1).add_(noise_scale * torch.randn(x.shape, generator=self._generator, device=self.device, dtype=x.dtype))  # O
-                x += 0.5 * dt * v  # A
+                v.addcmul_(forces, half_kick)  # B
+                x.add_(v, alpha=0.5 * dt)  # A
+                v.mul_(c1).addcmul_(noise_scale, torch.randn(x.shape, generator=self._generator, device=self.device, dtype=x.dtype))  # O
+                x.add_(v, alpha=0.5 * dt)  # A
                 energy, forces = self._evaluate(x, step, saved_x, saved_e, save_every)
-                v += 0.5 * dt * forces * inverse_mass  # B
+                v.addcmul_(forces, half_kick)  # B
                 if after_step is not None:
                     after_step(step, x, v, energy, forces)
                 if step % save_every == 0:
