@@ -3,7 +3,9 @@
 Trains the augmented flow of chapter 5 on 20,000 frames spread over the training blocks of the
 shipped data (the first 80% of every trajectory), validates on 5,000 frames of the held-out
 blocks (the last 20%), and compares 100,000 flow samples with all held-out frames on the
-60 x 60 Ramachandran histogram (KL with empty bins masked, as in the paper). Target of the
+60 x 60 Ramachandran histogram (KL with empty bins masked, as in the paper), next to the KL
+that the training frames themselves and all training-block frames reach against the same
+held-out histogram (its own sampling noise puts a floor under every estimate). Target of the
 teacher issue: under 10 minutes of training on a 2-core CPU and KL(ground truth || flow) < 0.05.
 Training is repeated for each seed of ``--seeds`` (the seed of the mini-batch order and the
 initial weights), because a single run says little about how reliably training converges.
@@ -28,21 +30,27 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
     args = parser.parse_args()
-    train, held_out = data.load("ala2").split(0.2, by="block")
-    train = train.subsample(args.frames)
+    all_training, held_out = data.load("ala2").split(0.2, by="block")
+    train = all_training.subsample(args.frames)
     validation = held_out.subsample(5000)
     reference = analysis.phi_psi(held_out.positions)
     grid = dict(bins=60, range=analysis.RAMACHANDRAN_RANGE)
     floor = analysis.kl_divergence(reference, analysis.phi_psi(train.positions), **grid)
     print(f"the {len(train)} training frames themselves: KL(ground truth || frames) = {floor:.4f} nats;"
           f" population at phi > 0: ground truth {(reference[:, 0] > 0).mean():.4f}")
+    # The held-out histogram is itself a finite sample: even exact samples of the true density
+    # score above zero. All training-block frames stand in for such a near-perfect model.
+    noise = analysis.kl_divergence(reference, analysis.phi_psi(all_training.positions), **grid)
+    print(f"all {len(all_training)} training-block frames: KL(ground truth || frames) = {noise:.4f} nats"
+          " (the estimator's floor for a near-perfect model)")
     kls = []
     for seed in args.seeds:
         seed_everything(seed)
         model = flows.AugmentedFlow.from_data(train.positions, flows.FlowConfig(n_beads=5, temperature=train.temperature))
         config = training.TrainingConfig(
-            epochs=args.epochs, batch_size=128, learning_rate=5e-3, warmup_epochs=2, patience=None,
+            epochs=args.epochs, batch_size=128, learning_rate=args.learning_rate, warmup_epochs=2, patience=None,
             max_gradient_norm=10.0, seed=seed, progress=False,
         )
         history = model.fit(train.positions, validation.positions, config)
