@@ -9,7 +9,7 @@ Prints, for the alanine-dipeptide CGNet (5 hidden layers of 160 tanh units on it
     data recipe, one process) for the same molecule on the same machine: alanine dipeptide
     (5 beads, 2 fs) and chignolin CLN025 (10 C-alpha beads, 4 fs for both).
 
-    python benchmarks/simulate.py [--max-replicas 4096] [--seconds 3]
+    python benchmarks/simulate.py [--max-replicas 4096] [--seconds 3] [--device cuda] [--skip-openmm]
 """
 
 from __future__ import annotations
@@ -24,12 +24,20 @@ from cgflow import cgnet, data, simulate
 from cgflow.units import ns_per_day
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that wall-clock times include it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    synchronize(device)
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -39,13 +47,15 @@ def network_flops_per_frame(model: cgnet.CGNet) -> float:
     return 3 * 2 * weights
 
 
-def timed(function, seconds: float) -> float:
+def timed(function, seconds: float, device: torch.device) -> float:
     """Calls per second of ``function`` over about ``seconds`` s (after one warm-up call)."""
     function()
+    synchronize(device)
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         function()
         calls += 1
+    synchronize(device)
     return calls / (time.perf_counter() - start)
 
 
@@ -54,30 +64,33 @@ def main() -> None:
     parser.add_argument("--max-replicas", type=int, default=4096)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--skip-openmm", action="store_true")
+    parser.add_argument("--device", default="cpu", help="torch device of the CG simulation, e.g. cuda")
     args = parser.parse_args()
+    device = torch.device(args.device)
     torch.manual_seed(0)
     dataset = data.load("ala2").subsample(20_000)
-    model = cgnet.CGNet.from_data(dataset.positions, cgnet.CGNetConfig(n_beads=5, width=160, depth=5))
+    model = cgnet.CGNet.from_data(dataset.positions, cgnet.CGNetConfig(n_beads=5, width=160, depth=5)).to(device)
     masses = np.array([12.011, 14.007, 12.011, 12.011, 14.007])
     flops = network_flops_per_frame(model)
-    peak = matmul_gflops()
-    print(f"CPU: {torch.get_num_threads()} threads, float32 2048^3 matmul {peak:.1f} GFLOP/s")
+    peak = matmul_gflops(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"{where}: float32 2048^3 matmul {peak:.1f} GFLOP/s")
     print(f"network: {model.featurizer.size} features -> 5 x 160 tanh, {flops / 1e3:.0f} kFLOP per frame (energy + gradient)")
     print(f"{'replicas':>8} {'sim steps/s':>12} {'replica-steps/s':>16} {'bare net frames/s':>18} {'sim/bare':>9} {'net GFLOP/s':>12} {'of matmul':>9} {'sim of matmul':>13}")
     best = (0.0, 1)
     replicas = 1
     while replicas <= args.max_replicas:
-        start = torch.as_tensor(dataset.positions[np.arange(replicas) % len(dataset)])
-        simulation = simulate.LangevinSimulation(model.energy_and_forces, masses, time_step=0.002, progress=False)
+        start = torch.as_tensor(dataset.positions[np.arange(replicas) % len(dataset)], device=device)
+        simulation = simulate.LangevinSimulation(model.energy_and_forces, masses, time_step=0.002, device=device, progress=False)
         chunk = 20
-        steps_per_second = chunk * timed(lambda: simulation.run(start, chunk, save_every=chunk), args.seconds)
-        features = torch.randn(replicas, model.featurizer.size)
+        steps_per_second = chunk * timed(lambda: simulation.run(start, chunk, save_every=chunk), args.seconds, device)
+        features = torch.randn(replicas, model.featurizer.size, device=device)
 
         def bare():
             x = features.clone().requires_grad_(True)
             torch.autograd.grad(model.network(x).sum(), x)
 
-        bare_rate = replicas * timed(bare, args.seconds)
+        bare_rate = replicas * timed(bare, args.seconds, device)
         rate = replicas * steps_per_second
         net_gflops = bare_rate * flops / 1e9
         sim_share = rate * flops / 1e9 / peak  # network FLOPs done per second inside the full simulator step
@@ -107,11 +120,11 @@ def main() -> None:
         spread = np.concatenate([np.full(9, 0.01), np.full(8, 0.2), np.full(7, 0.5)])
         ic = ic + torch.as_tensor(rng.normal(size=(2000, chain.dim)) * spread)
         noisy = chain.inverse(ic).numpy()
-        model10 = cgnet.CGNet.from_data(noisy, cgnet.CGNetConfig(n_beads=10, width=160, depth=5, repulsion_min_separation=3, temperature=340.0))
+        model10 = cgnet.CGNet.from_data(noisy, cgnet.CGNetConfig(n_beads=10, width=160, depth=5, repulsion_min_separation=3, temperature=340.0)).to(device)
         replicas10 = best[1]
-        simulation = simulate.LangevinSimulation(model10.energy_and_forces, np.full(10, 12.011), temperature=340.0, time_step=0.004, progress=False)
-        start10 = torch.as_tensor(noisy[np.arange(replicas10) % len(noisy)], dtype=torch.float32)
-        rate10 = replicas10 * 20 * timed(lambda: simulation.run(start10, 20, save_every=20), args.seconds)
+        simulation = simulate.LangevinSimulation(model10.energy_and_forces, np.full(10, 12.011), temperature=340.0, time_step=0.004, device=device, progress=False)
+        start10 = torch.as_tensor(noisy[np.arange(replicas10) % len(noisy)], dtype=torch.float32, device=device)
+        rate10 = replicas10 * 20 * timed(lambda: simulation.run(start10, 20, save_every=20), args.seconds, device)
         cg10 = ns_per_day(rate10 * 0.004, 1.0)
         aa10 = chignolin.speed(picoseconds=40.0)
         print(f"CG chignolin: {cg10:.0f} ns/day in total at {replicas10} replicas (4 fs steps)")

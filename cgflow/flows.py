@@ -305,13 +305,16 @@ class AugmentedFlow(Checkpointable, nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, batch_size: int = 4096, generator: torch.Generator | None = None) -> FlowSample:
-        """``n`` samples with their energies and forces (forces by autograd at the samples)."""
+        """``n`` samples with their energies and forces (forces by autograd at the samples).
+        The base draws come from ``generator`` on its own device (a CPU generator gives the
+        same samples on any device the flow lives on) and move to the flow's device."""
         parts = []
         device = self.is_circle.device
+        source = generator.device if generator is not None else device
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            z = torch.randn(m, len(self.is_circle), generator=generator, device=device)
-            uniform = torch.rand(m, len(self.is_circle), generator=generator, device=device) * 2 * math.pi - math.pi
+            z = torch.randn(m, len(self.is_circle), generator=generator, device=source).to(device)
+            uniform = torch.rand(m, len(self.is_circle), generator=generator, device=source).to(device) * 2 * math.pi - math.pi
             z = torch.where(self.is_circle, uniform, z)
             joint, _ = self.transform.inverse(z)
             n_ic = len(self.is_circle) - self.config.n_augmented

@@ -139,7 +139,7 @@ def moebius_mixture_circle_inverse(phi: torch.Tensor, parameters: torch.Tensor) 
     """Inverse of :func:`moebius_mixture_circle`: solves for the lifted map (see :func:`_solve`)."""
     log_weights, wx, wy, shift = _circle_parameters(parameters)
     target = torch.remainder(phi + math.pi - shift, TWO_PI)
-    u = _solve(lambda u: _lifted_mixture(u, log_weights, wx, wy), target, torch.zeros(()), torch.full((), TWO_PI))
+    u = _solve(lambda u: _lifted_mixture(u, log_weights, wx, wy), target, target.new_zeros(()), target.new_full((), TWO_PI))
     return u - math.pi
 
 

@@ -1,5 +1,7 @@
 """CGNet: forces are minus the energy gradient, invariances, prior fits, checkpoints, training."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -48,8 +50,9 @@ def model():
     return net.double()
 
 
-def test_forces_are_minus_the_energy_gradient(model):
-    x = torch.tensor(random_chains(4, seed=1), dtype=torch.float64)
+def test_forces_are_minus_the_energy_gradient(model, device):
+    model = copy.deepcopy(model).to(device)
+    x = torch.tensor(random_chains(4, seed=1), dtype=torch.float64, device=device)
     _, forces = model.energy_and_forces(x)
     step = 1e-6
     for frame, bead, axis in [(0, 0, 0), (1, 2, 1), (2, 4, 2), (3, 3, 0)]:
@@ -163,7 +166,7 @@ def test_checkpoint_round_trip_and_clear_errors(model, tmp_path):
         cgnet.CGNet.load(tmp_path / "broken.pt")
 
 
-def test_force_matching_learns_a_known_force_field():
+def test_force_matching_learns_a_known_force_field(device):
     # Target: the fitted prior plus a smooth coupling of the two dihedrals. After training
     # the network must explain most of the force variance the prior alone cannot.
     torch.manual_seed(8)
@@ -183,7 +186,7 @@ def test_force_matching_learns_a_known_force_field():
     student = cgnet.CGNet.from_data(x, config)
     history = cgnet.train_force_matching(
         student, x[:2400], forces[:2400], validation=(x[2400:], forces[2400:]),
-        config=training.TrainingConfig(epochs=30, batch_size=128, learning_rate=3e-3, patience=None), lipschitz=10.0,
+        config=training.TrainingConfig(epochs=30, batch_size=128, learning_rate=3e-3, patience=None), lipschitz=10.0, device=device,
     )
     assert history.validation[history.best_epoch] < 0.1 * prior_only, (history.validation, prior_only)
     for layer in student.network:

@@ -1,5 +1,6 @@
 """The teacher flow: exact inverses, log-dets against autograd, normalisation, forces."""
 
+import copy
 import math
 
 import numpy as np
@@ -54,10 +55,14 @@ def test_coupling_layers_invert_and_their_log_det_matches_autograd(flow):
             assert float(torch.linalg.slogdet(jacobian)[1]) == pytest.approx(float(log_det[i].detach()), abs=1e-8)
 
 
-def test_samples_carry_their_own_energies(flow):
-    sample = flow.sample(64, generator=torch.Generator().manual_seed(2))
-    recomputed = -kT(300.0) * flow.log_prob(sample.positions, sample.eta).detach()
-    assert torch.allclose(recomputed, sample.energy, atol=1e-4)  # bisection inverse to ~1e-12 rad/nm
+def test_samples_carry_their_own_energies(flow, device):
+    moved = copy.deepcopy(flow).to(device)
+    sample = moved.sample(64, generator=torch.Generator().manual_seed(2))
+    recomputed = -kT(300.0) * moved.log_prob(sample.positions, sample.eta).detach()
+    assert torch.allclose(recomputed, sample.energy, atol=1e-4)  # Newton inverse to ~1e-12 rad/nm
+    # A CPU generator draws the same base samples whatever the flow's device.
+    on_cpu = flow.sample(64, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(sample.positions.cpu(), on_cpu.positions, atol=1e-9)
     assert torch.isfinite(sample.forces).all()
 
 
@@ -137,7 +142,7 @@ def test_post_processing_filter_reweight_and_ess(flow):
         flows.effective_sample_size(torch.tensor([1.0, -1.0]))
 
 
-def test_training_recovers_a_known_torsion_distribution():
+def test_training_recovers_a_known_torsion_distribution(device):
     """Maximum likelihood on 4000 synthetic chains (bimodal phi, psi coupled to phi): the
     flow's torsion histogram approaches the true one. Measured KL (20 x 20 bins, 6000
     samples; the estimator's own floor is ~0.03): 0.07 (seed 11) and 0.09 (seed 6) after
@@ -150,10 +155,10 @@ def test_training_recovers_a_known_torsion_distribution():
     data = chains(5000, seed=11).float()
     quadruples = [[0, 1, 2, 3], [1, 2, 3, 4]]
     reference = dihedrals(chains(20000, seed=8), quadruples).numpy()
-    model = flows.AugmentedFlow.from_data(data, flows.FlowConfig(n_beads=5, n_blocks=3, n_components=8, hidden=64))
+    model = flows.AugmentedFlow.from_data(data, flows.FlowConfig(n_beads=5, n_blocks=3, n_components=8, hidden=64)).to(device)
 
     def kl():
-        generated = dihedrals(model.sample(6000, generator=torch.Generator().manual_seed(7)).positions, quadruples).numpy()
+        generated = dihedrals(model.sample(6000, generator=torch.Generator().manual_seed(7)).positions.cpu(), quadruples).numpy()
         return analysis.kl_divergence(reference, generated, bins=20, range=analysis.RAMACHANDRAN_RANGE)
 
     before = kl()

@@ -37,17 +37,17 @@ def exact_population_left(a, b, temperature):
     return weight[x < 0].sum() / weight.sum()
 
 
-def test_harmonic_oscillator_variance_and_kinetic_temperature():
+def test_harmonic_oscillator_variance_and_kinetic_temperature(device):
     # k = 1000 kJ/mol/nm^2: <x^2> = kT/k per component. BAOAB's positional distribution is
     # exact for harmonic forces; kinetic temperature errs by O((omega dt)^2), here ~0.2%.
     k, mass = 1000.0, 12.0
-    simulation = simulate.LangevinSimulation(harmonic(k), masses=[mass, mass], temperature=T, time_step=0.01, friction=5.0, seed=1)
+    simulation = simulate.LangevinSimulation(harmonic(k), masses=[mass, mass], temperature=T, time_step=0.01, friction=5.0, seed=1, device=device)
     velocities = []
     result = simulation.run(np.zeros((256, 2, 3)), n_steps=20_000, save_every=10, after_step=lambda s, x, v, e, f: velocities.append(v.clone()) if s % 10 == 0 else None)
     positions = result.positions[100:]  # drop the first 1 ps of relaxation
     variance = positions.var()
     assert variance == pytest.approx(KT / k, rel=0.02)
-    v = torch.stack(velocities[100:]).numpy()
+    v = torch.stack(velocities[100:]).cpu().numpy()
     kinetic_temperature = mass * (v**2).mean() / kT(1.0)
     assert kinetic_temperature == pytest.approx(T, rel=0.02)
 
@@ -76,14 +76,14 @@ def exact_swap_acceptance(a, b, t_cold, t_hot):
     return float(p_cold @ acceptance @ p_hot)
 
 
-def test_parallel_tempering_populations_and_swap_acceptance():
+def test_parallel_tempering_populations_and_swap_acceptance(device):
     # Barrier 6 kT at 300 K: plain MD from one well barely crosses in this run; the ladder
     # to 1200 K equilibrates both wells. Acceptance per pair matches the exact expectation
     # within 0.03 (about 1.5e4 attempts per pair; binomial error ~0.004, inflated by correlation).
     a, b = 15.0, 1.5
     ladder = simulate.geometric_ladder(300.0, 1200.0, 4)
     walkers = 64
-    tempering = simulate.ParallelTempering(double_well(a, b), masses=[12.0], temperatures=ladder, n_walkers=walkers, time_step=0.01, friction=5.0, swap_every=10, seed=3)
+    tempering = simulate.ParallelTempering(double_well(a, b), masses=[12.0], temperatures=ladder, n_walkers=walkers, time_step=0.01, friction=5.0, swap_every=10, seed=3, device=device)
     start = np.zeros((walkers * 4, 1, 3))
     start[:, 0, 0] = 1.0  # all in the disfavoured right well
     result = tempering.run(start, n_steps=30_000, save_every=20)
