@@ -40,7 +40,7 @@ def main() -> None:
         from cgflow import datagen
 
         for platform in ("Reference", "CPU"):
-            speed = datagen.Generator(dataclasses.replace(datagen.ALA2, platform=platform)).speed()
+            speed = datagen.RecipeRunner(dataclasses.replace(datagen.ALA2, platform=platform)).speed()
             print(f"speed  {platform:<9} 2 fs, HBonds, OBC: {speed:8.0f} ns/day (one process)")
     dataset = data.load("ala2")
     provenance = read_manifest(data.data_dir())["ala2"]["provenance"]

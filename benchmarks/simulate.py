@@ -102,10 +102,10 @@ def main() -> None:
     if not args.skip_openmm:
         from cgflow import datagen
 
-        allatom = datagen.Generator(datagen.ALA2).speed()
+        allatom = datagen.RecipeRunner(datagen.ALA2).speed()
         print(f"all-atom alanine dipeptide (OpenMM Reference, 2 fs, OBC, one process): {allatom:.0f} ns/day")
         print(f"  CG / all-atom: {ns_per_day(best[0] * 0.002, 1.0) / allatom:.0f}x")
-        chignolin = datagen.Generator(datagen.CLN025)
+        chignolin = datagen.RecipeRunner(datagen.CLN025)
         # Timing needs a CGNet of chignolin's size, not a trained one: fit its prior to C-alpha
         # chains with typical spreads (bonds 0.38 +- 0.01 nm, angles +- 0.2 rad, torsions +- 0.5 rad
         # about the built hairpin) and leave the network at its initial weights.

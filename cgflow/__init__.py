@@ -8,7 +8,7 @@ Modules: ``units``, ``runtime``, ``geometry``, ``cgmap``, ``manifest``, ``data``
 ``training``, ``cgnet``, ``simulate``, ``analysis``, ``viz``; ``datagen`` needs OpenMM.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import analysis, viz
 from .cgnet import CGNet, CGNetConfig, train_force_matching

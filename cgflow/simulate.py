@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .runtime import fast_mode
+from .tempering import geometric_ladder, lower_rungs, swap_accepted  # noqa: F401  (geometric_ladder: public here too)
 from .units import KB, ns_per_day
 
 #: ``force_field(x) -> (energy [replicas] kJ/mol, forces [replicas, beads, 3] kJ/mol/nm)``
@@ -202,14 +203,6 @@ class LangevinSimulation:
         )
 
 
-def geometric_ladder(t_min: float, t_max: float, n: int) -> np.ndarray:
-    """``n`` temperatures in K from ``t_min`` to ``t_max`` in geometric progression (equal
-    acceptance between neighbours for a constant heat capacity)."""
-    if n < 2 or not 0 < t_min < t_max:
-        raise ValueError(f"a temperature ladder needs n >= 2 and 0 < t_min < t_max (K), got {t_min}, {t_max}, {n}")
-    return t_min * (t_max / t_min) ** (np.arange(n) / (n - 1))
-
-
 @dataclass
 class ParallelTempering:
     """Replica exchange over a temperature ladder for ``n_walkers`` independent ladders.
@@ -252,14 +245,15 @@ class ParallelTempering:
         def swap(step: int, x: torch.Tensor, v: torch.Tensor, energy: torch.Tensor, forces: torch.Tensor) -> None:
             if step % self.swap_every:
                 return
-            lower = torch.arange((step // self.swap_every) % 2, n_temperatures - 1, 2, device=x.device)
-            if len(lower) == 0:
+            lower_np = lower_rungs(step // self.swap_every, n_temperatures)
+            if len(lower_np) == 0:
                 return
-            u = energy.view(self.n_walkers, n_temperatures)
-            log_ratio = (beta[lower] - beta[lower + 1]) * (u[:, lower] - u[:, lower + 1]).to(beta.dtype)
-            accept = torch.rand(log_ratio.shape, generator=generator, device=x.device, dtype=beta.dtype).log() < log_ratio
-            attempts[lower.cpu().numpy()] += self.n_walkers
-            accepted[lower.cpu().numpy()] += accept.sum(0).cpu().numpy()
+            lower = torch.as_tensor(lower_np, device=x.device)
+            u = energy.view(self.n_walkers, n_temperatures).to(beta.dtype)
+            log_uniform = torch.rand((self.n_walkers, len(lower)), generator=generator, device=x.device, dtype=beta.dtype).log()
+            accept = swap_accepted(beta, u, lower, log_uniform)
+            attempts[lower_np] += self.n_walkers
+            accepted[lower_np] += accept.sum(0).cpu().numpy()
             walkers, pairs = torch.nonzero(accept, as_tuple=True)
             if len(walkers) == 0:
                 return

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from ._version import __version__
 from .runtime import fast_mode
 
 #: Bump when the layout of checkpoints changes; older files are refused with a clear error.

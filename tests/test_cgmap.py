@@ -17,7 +17,7 @@ def generator():
     recipe = dataclasses.replace(
         datagen.ALA2, save_interval=0.02, chunk_length=200.0, allatom_interval=0.02, equilibration=10.0, exchange_temperatures=()
     )
-    return datagen.Generator(recipe)
+    return datagen.RecipeRunner(recipe)
 
 
 def test_beads_are_the_backbone_heavy_atoms(generator):

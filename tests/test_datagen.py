@@ -138,7 +138,7 @@ def test_the_built_structure_is_deterministic_and_l_alanine():
 
 
 def test_cln025_is_built_from_its_sequence():
-    generator = datagen.Generator(datagen.CLN025)
+    generator = datagen.RecipeRunner(datagen.CLN025)
     assert generator.md_topology.n_atoms == 166
     assert "".join(r.code for r in generator.md_topology.residues) == "YYDPETGTWY"
     assert len(generator.bead_atoms) == 10

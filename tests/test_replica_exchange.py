@@ -5,7 +5,7 @@ import pytest
 
 openmm = pytest.importorskip("openmm")
 unit = pytest.importorskip("openmm.unit")
-from cgflow.replica_exchange import ReplicaExchange, round_trips  # noqa: E402
+from cgflow.datagen.exchange import ReplicaExchange, round_trips  # noqa: E402
 from cgflow.units import kT  # noqa: E402
 
 N_PARTICLES = 100  # independent 3D oscillators: U ~ Gamma(3N/2, kT) exactly

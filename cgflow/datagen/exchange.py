@@ -1,13 +1,10 @@
 """Temperature replica exchange (parallel tempering) over OpenMM contexts.
 
 One context per rung of an ascending temperature ladder; each keeps its temperature (its
-Langevin integrator's). Every exchange attempt pairs neighbouring rungs, ``(0, 1), (2, 3), ...``
-or ``(1, 2), (3, 4), ...`` in turn, and swaps their configurations with the Metropolis
-probability ``min(1, exp((beta_i - beta_j)(U_i - U_j)))`` (Sugita and Okamoto, Chem. Phys.
-Lett. 1999), which leaves the product of the rungs' Boltzmann distributions invariant; the
-swapped velocities are rescaled by ``sqrt(T_new / T_old)``. The configurations seen at the
-lowest rung are therefore equilibrium samples at its temperature, while the hot rungs carry
-them over barriers that the cold one would rarely cross.
+Langevin integrator's). Pairing and the Metropolis decision are :mod:`cgflow.tempering`'s,
+shared with the CG simulator. The configurations seen at the lowest rung are equilibrium
+samples at its temperature, while the hot rungs carry them over barriers that the cold one
+would rarely cross.
 
 Units: K, kJ/mol, nm, nm/ps (OpenMM's).
 """
@@ -18,7 +15,8 @@ import numpy as np
 import openmm
 import openmm.unit as unit
 
-from .units import kT
+from ..tempering import lower_rungs, swap_accepted
+from ..units import kT
 
 
 class ReplicaExchange:
@@ -49,13 +47,12 @@ class ReplicaExchange:
     def attempt(self, parity: int) -> np.ndarray:
         """Attempt the exchanges of the pairs ``(k, k + 1)`` with ``k % 2 == parity``; returns
         the lower rungs of the accepted pairs."""
-        pairs = np.arange(parity % 2, len(self.contexts) - 1, 2)
+        pairs = lower_rungs(parity, len(self.contexts))
         if len(pairs) == 0:
             return pairs
         states = [c.getState(getPositions=True, getVelocities=True, getEnergy=True) for c in self.contexts]
         energy = np.array([s.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole) for s in states])
-        log_ratio = (self.beta[pairs] - self.beta[pairs + 1]) * (energy[pairs] - energy[pairs + 1])
-        accept = np.log(self.rng.random(len(pairs))) < log_ratio
+        accept = swap_accepted(self.beta, energy, pairs, np.log(self.rng.random(len(pairs))))
         self.attempts[pairs] += 1
         self.accepted[pairs[accept]] += 1
         for k in pairs[accept]:
