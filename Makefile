@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.cgflow-installed
 export CGFLOW_DEVICE ?= cpu
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks pages chromium lab data bench lock clean distclean
+.PHONY: book test unit notebooks pages live chromium lab data bench lock clean distclean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,11 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-## make test: unit tests, every notebook in fast mode under nbval, then the rendered pages
-test: unit notebooks pages
+## make test: unit tests, every notebook in fast mode under nbval, the rendered pages, the chapters live in JupyterLab
+test: unit notebooks pages live
 
 unit: $(STAMP)
-	CGFLOW_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests --ignore=tests/pages
+	CGFLOW_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests --ignore=tests/pages --ignore=tests/live
 
 notebooks: $(STAMP)
 	CGFLOW_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider book
@@ -40,6 +40,11 @@ notebooks: $(STAMP)
 pages: $(STAMP) chromium
 	CGFLOW_FAST=1 $(BIN)/jupyter-book build . --path-output _build/fast --warningiserror --keep-going --quiet
 	CGFLOW_BOOK_HTML=_build/fast/_build/html $(BIN)/python -m pytest tests/pages
+
+# Every chapter run in JupyterLab (fast mode) through headless Chromium: no errors, widgets and
+# 3D views render. Screenshots of failures land in _build/live/.
+live: $(STAMP) chromium
+	$(BIN)/python -m pytest tests/live
 
 # Debian's chromium package, installed when missing (needs root or sudo).
 chromium:
@@ -61,8 +66,8 @@ bench: $(STAMP)
 
 ## make lock: re-pin the environment from the current .venv
 lock: $(STAMP)
-	{ sed -n '1,3p' requirements.lock; echo "torch==2.13.0"; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(torch|cgflow)=='; } > requirements.lock.new
+	{ grep '^#' requirements.lock; echo "torch==2.13.0"; \
+	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -i -E '^(torch|cgflow|pip)=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
 ## make clean: remove the built book, caches and the models the chapters saved in book/_results

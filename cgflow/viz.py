@@ -9,7 +9,10 @@ the rendered book (which cannot run the widget) shows the picture, never an empt
 from __future__ import annotations
 
 import io
+import json
+import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mdtraj
@@ -176,17 +179,70 @@ def show(traj: mdtraj.Trajectory, allatom: mdtraj.Trajectory | None = None, fram
     In a live kernel the output is an nglview widget (rotate, zoom, play frames); the
     rendered book and viewers without the widget show a static picture of ``frame``."""
     png = static_picture(traj[frame], None if allatom is None else allatom[min(frame, allatom.n_frames - 1)])
-    widget = _nglview_widget(traj, allatom) if interactive else None
+    problem = nglview_frontend_problem() if interactive else None
+    if problem is not None:
+        warnings.warn(f"showing a static picture instead of the 3D view: {problem}", stacklevel=2)
+    widget = _nglview_widget(traj, allatom) if interactive and problem is None else None
     return MoleculeView(widget, png)
 
 
-def _nglview_widget(traj: mdtraj.Trajectory, allatom: mdtraj.Trajectory | None):
+def nglview_frontend_problem(search_path: Sequence[Path | str] | None = None) -> str | None:
+    """Why nglview's 3D widget would fail to render in JupyterLab, or None when nothing is wrong
+    as far as this environment can tell.
+
+    JupyterLab runs the widget with the JavaScript of the labextension ``nglview-js-widgets``;
+    the Python side asks for the module version ``nglview._frontend.__frontend_version__``,
+    which JupyterLab reads as a semver range ("4.0" accepts 4.0.x only). nglview 4.0.1 asks for
+    4.0 but installs a labextension that registers 3.1.5, so every view fails with "Module
+    nglview-js-widgets, version 4.0 is not registered" (the book pins nglview 3.1.4, whose
+    labextension is 3.1.4). ``search_path``: folders holding labextensions (default: Jupyter's
+    data path of this environment); when none holds nglview's, nothing can be said (None).
+    """
+    nglview = _import_nglview()
+    if nglview is None:
+        return "nglview is not installed (pip install nglview)"
+    from jupyter_core.paths import jupyter_path  # installed with nglview's Jupyter dependencies
+
+    requested = nglview.widget.__frontend_version__
+
+    folders = jupyter_path("labextensions") if search_path is None else search_path
+    for folder in folders:
+        package = Path(folder) / "nglview-js-widgets" / "package.json"
+        if package.exists():
+            registered = json.loads(package.read_text())["version"]
+            if not _satisfies(registered, requested):
+                return (
+                    f"nglview asks JupyterLab for widget module version {requested} but its labextension"
+                    f" in {package.parent} registers {registered}; install the book's pins (make lab)"
+                )
+            return None
+    return None
+
+
+def _satisfies(version: str, requested: str) -> bool:
+    """Whether ``version`` ("3.1.4") lies in the partial-version range ``requested`` ("3.1.4"
+    exactly, "4.0" for 4.0.x, "3" for 3.x), as semver reads a range without an operator."""
+    wanted = requested.strip().lstrip("=v").split(".")
+    return version.strip().lstrip("v").split(".")[: len(wanted)] == wanted
+
+
+def _import_nglview():
+    """nglview, imported quietly (None when missing): on import it displays a helper widget and
+    nglview 3.1.4 warns that ``pkg_resources`` is deprecated; neither belongs on the page."""
     try:
         from IPython.utils.capture import capture_output
 
-        with capture_output():  # nglview displays a helper widget on import; keep it out of the page
+        with capture_output(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             import nglview
     except ImportError:
+        return None
+    return nglview
+
+
+def _nglview_widget(traj: mdtraj.Trajectory, allatom: mdtraj.Trajectory | None):
+    nglview = _import_nglview()
+    if nglview is None:
         return None
     view = nglview.NGLWidget()
     if allatom is not None:

@@ -1,5 +1,6 @@
 """Figures carry labelled axes with units; show() always carries a static picture."""
 
+import json
 import matplotlib
 
 matplotlib.use("Agg")
@@ -67,6 +68,41 @@ def test_show_bundles_a_static_picture_with_the_widget():
     assert "application/vnd.jupyter.widget-view+json" in bundle
     static_only = viz.show(trajectory, interactive=False)._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" not in static_only
+
+
+def test_the_installed_nglview_frontend_matches_what_its_python_side_asks_for():
+    """The pinned nglview must ship a labextension whose registered version satisfies the
+    widget module version its Python side requests; 4.0.1 does not (4.0 vs 3.1.5)."""
+    pytest.importorskip("nglview")
+    assert viz.nglview_frontend_problem() is None
+
+
+def test_a_mismatched_nglview_frontend_falls_back_to_the_picture(tmp_path):
+    nglview = pytest.importorskip("nglview")
+    from nglview._frontend import __frontend_version__ as requested
+
+    extension = tmp_path / "nglview-js-widgets"
+    extension.mkdir()
+    (extension / "package.json").write_text(json.dumps({"version": "0.0.1"}))
+    problem = viz.nglview_frontend_problem(search_path=[tmp_path])
+    assert problem is not None and requested in problem and "0.0.1" in problem
+    (extension / "package.json").write_text(json.dumps({"version": requested + (".0" if requested.count(".") == 1 else "")}))
+    assert viz.nglview_frontend_problem(search_path=[tmp_path]) is None
+    assert viz.nglview_frontend_problem(search_path=[tmp_path / "nowhere"]) is None  # nothing to say
+    assert nglview is not None
+
+
+def test_partial_versions_are_ranges_as_semver_reads_them():
+    assert viz._satisfies("4.0.3", "4.0") and not viz._satisfies("3.1.5", "4.0")
+    assert viz._satisfies("3.1.4", "3.1.4") and not viz._satisfies("3.1.5", "3.1.4")
+    assert viz._satisfies("3.9.0", "3")
+
+
+def test_show_warns_and_shows_the_picture_when_the_widget_cannot_render(monkeypatch):
+    monkeypatch.setattr(viz, "nglview_frontend_problem", lambda: "mismatch for the test")
+    with pytest.warns(UserWarning, match="static picture instead of the 3D view: mismatch for the test"):
+        bundle = viz.show(analysis.as_trajectory(zigzag()))._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" not in bundle and bundle["image/png"].startswith(PNG_SIGNATURE)
 
 
 def test_static_picture_with_all_atoms():
