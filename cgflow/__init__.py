@@ -11,7 +11,7 @@ Modules: ``units``, ``runtime``, ``geometry``, ``cgmap``, ``manifest``, ``data``
 from ._version import __version__
 
 from . import analysis, viz
-from .cgnet import CGNet, CGNetConfig, train_force_matching
+from .cgnet import CGNet, CGNetConfig
 from .data import CGDataset, load, load_allatom
 from .geometry import ChainIC
 from .runtime import default_device, fast_mode, pick, seed_everything
@@ -40,6 +40,5 @@ __all__ = [
     "load_allatom",
     "pick",
     "seed_everything",
-    "train_force_matching",
     "viz",
 ]

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import mdtraj
 import numpy as np
 
+from .data import checked_weights
 from .geometry import dihedrals, distances
 from .units import kT
 
@@ -72,24 +73,11 @@ def _samples(samples) -> np.ndarray:
     return array
 
 
-def _weights(weights, n: int) -> np.ndarray | None:
-    if weights is None:
-        return None
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (n,):
-        raise ValueError(f"weights must have shape [{n}] to match the samples, got {weights.shape}")
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("weights must be finite and non-negative")
-    if weights.sum() <= 0:
-        raise ValueError("weights are all zero")
-    return weights
-
-
 def histogram(samples, bins=60, range=None, weights=None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Normalised histogram (probabilities summing to 1 over the range) and bin edges of
     ``samples`` ``[frames]`` or ``[frames, dims]``; samples outside ``range`` are dropped."""
     array = _samples(samples)
-    counts, edges = np.histogramdd(array, bins=bins, range=range, weights=_weights(weights, len(array)))
+    counts, edges = np.histogramdd(array, bins=bins, range=range, weights=checked_weights(weights, len(array)))
     total = counts.sum()
     if total <= 0:
         raise ValueError("no samples fall inside the histogram range")
@@ -163,8 +151,8 @@ def block_bootstrap(
     with a standard error from resampling ``n_blocks`` contiguous blocks of each sample set
     with replacement ``n_resamples`` times."""
     reference, model = _samples(reference), _samples(model)
-    reference_weights = _weights(reference_weights, len(reference))
-    model_weights = _weights(model_weights, len(model))
+    reference_weights = checked_weights(reference_weights, len(reference))
+    model_weights = checked_weights(model_weights, len(model))
     value = statistic(reference, model, reference_weights=reference_weights, model_weights=model_weights, **keywords)
     rng = np.random.default_rng(seed)
 

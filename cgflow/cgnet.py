@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .geometry import angle_between, dihedral_of_bonds
-from .training import Checkpointable, History, TrainingConfig, fit
+from .geometry import angle_between, dihedral_of_bonds, energy_and_forces
+from .scaling import ZScore
+from .training import Checkpointable, History, TrainingConfig, as_model_tensor, fit
 from .units import kT
 
 
@@ -190,13 +191,11 @@ class Featurizer(nn.Module):
     def __init__(self, n_beads: int):
         super().__init__()
         n_pairs = n_beads * (n_beads - 1) // 2
-        size = n_pairs + (n_beads - 2) + 2 * max(n_beads - 3, 0)
-        self.register_buffer("mean", torch.zeros(size))
-        self.register_buffer("std", torch.ones(size))
+        self.scale = ZScore(n_pairs + (n_beads - 2) + 2 * max(n_beads - 3, 0))
 
     @property
     def size(self) -> int:
-        return len(self.mean)
+        return self.scale.size
 
     @staticmethod
     def raw(geometry: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -205,13 +204,11 @@ class Featurizer(nn.Module):
 
     def fit(self, geometry: dict[str, torch.Tensor]) -> Featurizer:
         with torch.no_grad():
-            features = self.raw(geometry)
-            self.mean.copy_(features.mean(0))
-            self.std.copy_(features.std(0).clamp_min(1e-6))
+            self.scale.fit(self.raw(geometry))
         return self
 
     def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (self.raw(geometry) - self.mean) / self.std
+        return self.scale(self.raw(geometry))
 
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "silu": nn.SiLU}
@@ -253,7 +250,7 @@ class CGNet(Checkpointable, nn.Module):
     def from_data(cls, positions, config: CGNetConfig) -> CGNet:
         """A CGNet whose prior and feature statistics are fitted to ``positions`` (nm) at
         ``config.temperature``; the network starts untrained."""
-        torch_positions = torch.as_tensor(np.asarray(positions), dtype=torch.get_default_dtype())
+        torch_positions = as_model_tensor(positions, "cpu")
         model = cls(config)
         model.prior.fit(torch_positions, config.temperature)
         model.featurizer.fit(model.prior.geometry(torch_positions))
@@ -271,11 +268,43 @@ class CGNet(Checkpointable, nn.Module):
 
     def energy_and_forces(self, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Energies (kJ/mol) and forces ``-dU/dx`` (kJ/mol/nm); ``create_graph`` for training."""
-        with torch.enable_grad():
-            x = x if x.requires_grad else x.detach().requires_grad_(True)
-            energy = self.energy(x)
-            (gradient,) = torch.autograd.grad(energy.sum(), x, create_graph=create_graph)
-        return energy if create_graph else energy.detach(), -gradient
+        return energy_and_forces(self.energy, x, create_graph)
+
+    def fit(
+        self,
+        positions,
+        forces,
+        weights=None,
+        validation: tuple | None = None,
+        config: TrainingConfig | None = None,
+        lipschitz: float | None = None,
+    ) -> History:
+        """Force matching (eq. 3) through the shared training loop, on the model's device.
+
+        positions ``[frames, beads, 3]`` nm, forces same shape kJ/mol/nm, optional frame weights
+        (arrays or tensors on any device); ``validation`` is ``(positions, forces)`` or
+        ``(positions, forces, weights)``. Use all-atom aggregated forces (the baseline) or
+        teacher samples and forces (flow-matching). ``lipschitz``: spectral-norm bound of every
+        hidden layer, enforced after each step.
+        """
+        device = next(self.parameters()).device
+
+        def tensors(x, f, w=None):
+            x, f = as_model_tensor(x, device), as_model_tensor(f, device)
+            if x.shape != f.shape:
+                raise ValueError(f"positions {tuple(x.shape)} and forces {tuple(f.shape)} differ in shape")
+            w = torch.ones(len(x), dtype=x.dtype, device=device) if w is None else as_model_tensor(w, device)
+            return x, f, w
+
+        return fit(
+            self,
+            force_matching_loss,
+            tensors(positions, forces, weights),
+            None if validation is None else tensors(*validation),
+            config,
+            after_step=None if lipschitz is None else lipschitz_projection(lipschitz),
+            description="force matching",
+        )
 
 
 def force_matching_loss(model: CGNet, positions: torch.Tensor, forces: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -298,41 +327,3 @@ def lipschitz_projection(max_norm: float):
                         layer.weight.mul_(max_norm / norm)
 
     return project
-
-
-def train_force_matching(
-    model: CGNet,
-    positions,
-    forces,
-    weights=None,
-    validation: tuple | None = None,
-    config: TrainingConfig | None = None,
-    lipschitz: float | None = None,
-    device: str | torch.device | None = None,
-) -> History:
-    """Fit ``model`` to forces by force matching through the shared training loop.
-
-    positions ``[frames, beads, 3]`` nm, forces same shape kJ/mol/nm, optional frame weights;
-    ``validation`` is ``(positions, forces)`` or ``(positions, forces, weights)``. Use all-atom
-    aggregated forces (the baseline) or teacher samples and forces (flow-matching).
-    """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device)
-
-    def tensors(x, f, w=None):
-        x = torch.as_tensor(np.asarray(x), dtype=torch.get_default_dtype(), device=device)
-        f = torch.as_tensor(np.asarray(f), dtype=x.dtype, device=device)
-        if x.shape != f.shape:
-            raise ValueError(f"positions {tuple(x.shape)} and forces {tuple(f.shape)} differ in shape")
-        w = torch.ones(len(x), dtype=x.dtype, device=device) if w is None else torch.as_tensor(np.asarray(w), dtype=x.dtype, device=device)
-        return x, f, w
-
-    return fit(
-        model,
-        force_matching_loss,
-        tensors(positions, forces, weights),
-        None if validation is None else tensors(*validation),
-        config,
-        after_step=None if lipschitz is None else lipschitz_projection(lipschitz),
-        description="force matching",
-    )

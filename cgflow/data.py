@@ -21,14 +21,15 @@ import numpy as np
 
 from .cgmap import cg_topology
 from .manifest import verify_file
+from .units import KJ_PER_KCAL, NM_PER_ANGSTROM
 
 #: Conversion factors into nm and kJ/mol/nm for user data in other units.
-LENGTH_UNITS = {"nm": 1.0, "angstrom": 0.1, "A": 0.1}
+LENGTH_UNITS = {"nm": 1.0, "angstrom": NM_PER_ANGSTROM, "A": NM_PER_ANGSTROM}
 FORCE_UNITS = {
     "kJ/mol/nm": 1.0,
-    "kJ/mol/angstrom": 10.0,
-    "kcal/mol/nm": 4.184,
-    "kcal/mol/angstrom": 41.84,
+    "kJ/mol/angstrom": 1.0 / NM_PER_ANGSTROM,
+    "kcal/mol/nm": KJ_PER_KCAL,
+    "kcal/mol/angstrom": KJ_PER_KCAL / NM_PER_ANGSTROM,
 }
 
 #: Shipped datasets: the CG arrays and the bead topology, paths inside the data folder.
@@ -80,14 +81,7 @@ class CGDataset:
             self.forces = _checked_array(self.forces, "forces", where)
             if self.forces.shape != self.positions.shape:
                 raise ValueError(f"{where}: forces shape {self.forces.shape} differs from positions {self.positions.shape}")
-        if self.weights is not None:
-            self.weights = np.asarray(self.weights, dtype=np.float64)
-            if self.weights.shape != (len(self.positions),):
-                raise ValueError(f"{where}: weights must have shape [{len(self.positions)}], got {self.weights.shape}")
-            if not np.isfinite(self.weights).all() or (self.weights < 0).any():
-                raise ValueError(f"{where}: weights must be finite and non-negative")
-            if self.weights.sum() <= 0:
-                raise ValueError(f"{where}: weights are all zero")
+        self.weights = checked_weights(self.weights, len(self.positions), where)
         lengths = [len(self.positions)] if self.trajectory_lengths is None else self.trajectory_lengths
         self.trajectory_lengths = np.asarray(lengths, dtype=np.int64)
         if (self.trajectory_lengths < 0).any() or self.trajectory_lengths.sum() != len(self.positions):
@@ -178,6 +172,24 @@ class CGDataset:
         """The positions as an ``mdtraj.Trajectory`` (nm; time in ps when the time step is known)."""
         time = None if self.time_step is None else np.arange(len(self)) * self.time_step
         return mdtraj.Trajectory(self.positions, self.topology, time=time)
+
+
+def checked_weights(weights, n: int, where: str = "") -> np.ndarray | None:
+    """Frame weights ``[n]`` as float64 after checking them (None stays None: equal weights).
+
+    Raises ``ValueError`` (prefixed by ``where``) for a wrong shape, NaN, infinite or negative
+    values, or weights that are all zero."""
+    if weights is None:
+        return None
+    prefix = f"{where}: " if where else ""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (n,):
+        raise ValueError(f"{prefix}weights must have shape [{n}] to match the samples, got {weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"{prefix}weights must be finite and non-negative")
+    if weights.sum() <= 0:
+        raise ValueError(f"{prefix}weights are all zero")
+    return weights
 
 
 def _checked_array(values, what: str, where: str) -> np.ndarray:

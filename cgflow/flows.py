@@ -23,8 +23,9 @@ import torch
 from nflows.transforms.base import CompositeTransform, Transform
 from torch import nn
 
-from .geometry import ChainIC
-from .training import Checkpointable, History, TrainingConfig, fit
+from .geometry import ChainIC, energy_and_forces
+from .scaling import ZScore
+from .training import Checkpointable, History, TrainingConfig, as_model_tensor, fit
 from .transforms import (
     circle_parameter_count,
     mixture_cdf_real,
@@ -99,13 +100,11 @@ class InternalCoordinates(nn.Module):
     def __init__(self, n_beads: int):
         super().__init__()
         self.chain = ChainIC(n_beads)
-        n_real = 2 * n_beads - 3
-        self.register_buffer("mean", torch.zeros(n_real))
-        self.register_buffer("std", torch.ones(n_real))
+        self.scale = ZScore(2 * n_beads - 3)
 
     @property
     def n_real(self) -> int:
-        return len(self.mean)
+        return self.scale.size
 
     @property
     def n_torsions(self) -> int:
@@ -120,9 +119,7 @@ class InternalCoordinates(nn.Module):
 
     def fit(self, positions: torch.Tensor) -> InternalCoordinates:
         with torch.no_grad():
-            values, _ = self._unbounded(self.chain.forward(positions)[0])
-            self.mean.copy_(values.mean(0))
-            self.std.copy_(values.std(0).clamp_min(1e-6))
+            self.scale.fit(self._unbounded(self.chain.forward(positions)[0])[0])
         return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -130,12 +127,12 @@ class InternalCoordinates(nn.Module):
         respect to the internal coordinates, and ``log J`` of the Cartesian volume element."""
         ic, _ = self.chain.forward(x)
         values, log_det = self._unbounded(ic)
-        variables = torch.cat([(values - self.mean) / self.std, self.chain.split(ic)[2]], dim=-1)
-        return variables, log_det - torch.log(self.std).sum(), self.chain.log_jacobian(ic)
+        variables = torch.cat([self.scale(values), self.chain.split(ic)[2]], dim=-1)
+        return variables, log_det + self.scale.log_det(), self.chain.log_jacobian(ic)
 
     def inverse(self, variables: torch.Tensor) -> torch.Tensor:
         """Cartesian positions ``[n, N, 3]`` (nm) in the canonical orientation."""
-        values = variables[:, : self.n_real] * self.std + self.mean
+        values = self.scale.inverse(variables[:, : self.n_real])
         n_bonds = self.chain.n_beads - 1
         bonds = torch.exp(values[:, :n_bonds])
         angles = math.pi * torch.sigmoid(values[:, n_bonds:])
@@ -151,26 +148,22 @@ class StandardisedCoordinates(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
+        self.scale = ZScore(dim)
 
     @property
     def n_real(self) -> int:
-        return len(self.mean)
+        return self.scale.size
 
     def fit(self, positions: torch.Tensor) -> StandardisedCoordinates:
-        if positions.ndim != 2 or positions.shape[1] != self.n_real:
-            raise ValueError(f"expected coordinates [n, {self.n_real}], got {tuple(positions.shape)}")
-        self.mean.copy_(positions.mean(0))
-        self.std.copy_(positions.std(0).clamp_min(1e-6))
+        self.scale.fit(positions)
         return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        log_det = -torch.log(self.std).sum().expand(len(x))
-        return (x - self.mean) / self.std, log_det, torch.zeros_like(log_det)
+        log_det = self.scale.log_det().expand(len(x))
+        return self.scale(x), log_det, torch.zeros_like(log_det)
 
     def inverse(self, variables: torch.Tensor) -> torch.Tensor:
-        return variables * self.std + self.mean
+        return self.scale.inverse(variables)
 
 
 COORDINATES = {"internal": InternalCoordinates, "standardised": StandardisedCoordinates}
@@ -182,7 +175,7 @@ class FlowConfig:
     ``"internal"`` for a chain of ``n_beads`` beads (positions ``[n, n_beads, 3]``), or
     ``"standardised"`` for ``n_beads`` plain real coordinates (positions ``[n, n_beads]``)."""
 
-    n_beads: int
+    n_beads: int  # "internal": beads of the chain; "standardised": number of real coordinates
     n_augmented: int = 2
     n_blocks: int = 4
     n_components: int = 8
@@ -228,13 +221,9 @@ def reweight(sample: FlowSample, bias_energy, temperature: float) -> tuple[FlowS
     density ``p_flow(x) exp(-U_bias(x) / kT)``, whose forces are the flow's plus ``-grad
     U_bias``; the returned sample carries those forces, and the normalised weights ``[n]``.
     ``bias_energy`` maps positions ``[n, N, 3]`` (nm) to energies ``[n]`` (kJ/mol)."""
-    with torch.enable_grad():
-        x = sample.positions.detach().requires_grad_(True)
-        bias = bias_energy(x)
-        (gradient,) = torch.autograd.grad(bias.sum(), x)
-    log_weights = -bias.detach() / kT(temperature)
-    weights = torch.softmax(log_weights, dim=0)
-    return FlowSample(sample.positions, sample.eta, sample.energy + bias.detach(), sample.forces - gradient), weights
+    bias, bias_forces = energy_and_forces(bias_energy, sample.positions)
+    weights = torch.softmax(-bias / kT(temperature), dim=0)
+    return FlowSample(sample.positions, sample.eta, sample.energy + bias, sample.forces + bias_forces), weights
 
 
 def effective_sample_size(weights: torch.Tensor) -> float:
@@ -274,7 +263,7 @@ class AugmentedFlow(Checkpointable, nn.Module):
     @classmethod
     def from_data(cls, positions, config: FlowConfig) -> AugmentedFlow:
         flow = cls(config)
-        flow.coordinates.fit(torch.as_tensor(np.asarray(positions), dtype=torch.get_default_dtype()))
+        flow.coordinates.fit(as_model_tensor(positions, "cpu"))
         return flow
 
     def _base_log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -297,11 +286,8 @@ class AugmentedFlow(Checkpointable, nn.Module):
 
     def energy_and_forces(self, x: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Joint energy ``V = -kT log p(x, eta)`` (kJ/mol) and forces ``-dV/dx`` (kJ/mol/nm), eq. 9."""
-        with torch.enable_grad():
-            x = x.detach().requires_grad_(True)
-            energy = -kT(self.config.temperature) * self.log_prob(x, eta.detach())
-            (gradient,) = torch.autograd.grad(energy.sum(), x)
-        return energy.detach(), -gradient
+        eta = eta.detach()
+        return energy_and_forces(lambda x: -kT(self.config.temperature) * self.log_prob(x, eta), x)
 
     @torch.no_grad()
     def sample(self, n: int, batch_size: int = 4096, generator: torch.Generator | None = None) -> FlowSample:
@@ -327,15 +313,11 @@ class AugmentedFlow(Checkpointable, nn.Module):
     def fit(self, positions, validation=None, config: TrainingConfig | None = None) -> History:
         """Maximum-likelihood training (the NLL bound) on positions ``[frames, N, 3]`` (nm)."""
         device = self.is_circle.device
-
-        def tensor(values):
-            return (torch.as_tensor(np.asarray(values), dtype=torch.get_default_dtype(), device=device),)
-
         return fit(
             self,
             lambda model, x: model.nll(x),
-            tensor(positions),
-            None if validation is None else tensor(validation),
+            (as_model_tensor(positions, device),),
+            None if validation is None else (as_model_tensor(validation, device),),
             config,
             description="flow (NLL)",
         )

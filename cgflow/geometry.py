@@ -23,6 +23,17 @@ def as_tensor(positions, dtype: torch.dtype | None = None) -> torch.Tensor:
     return tensor
 
 
+def energy_and_forces(energy_of, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Energies ``[n]`` (kJ/mol) of ``energy_of(x)`` and forces ``-dU/dx`` (kJ/mol/nm, shaped
+    like ``x``) by autograd. ``create_graph`` keeps both differentiable (for force matching);
+    otherwise they come back detached and ``x`` (nm) is never modified."""
+    with torch.enable_grad():
+        x = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
+        energy = energy_of(x)
+        (gradient,) = torch.autograd.grad(energy.sum(), x, create_graph=create_graph)
+    return (energy if create_graph else energy.detach()), -gradient
+
+
 def _index(indices, width: int, device: torch.device) -> torch.Tensor:
     """Index tensor ``[n, width]`` on ``device``; model buffers pass through without a copy."""
     if isinstance(indices, torch.Tensor):

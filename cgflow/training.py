@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -23,7 +24,7 @@ from ._version import __version__
 from .runtime import fast_mode
 
 #: Bump when the layout of checkpoints changes; older files are refused with a clear error.
-CHECKPOINT_FORMAT = 2  # 2: CGNet features ordered by chain separation
+CHECKPOINT_FORMAT = 3  # 2: CGNet features ordered by chain separation; 3: z-scores in a `scale` submodule
 
 
 @dataclass
@@ -52,15 +53,19 @@ class History:
     best_epoch: int = -1
     seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, list[float]]:
-        """The loss curves, ready for ``viz.training_curves``."""
-        curves = {"train": self.train}
-        if self.validation:
-            curves["validation"] = self.validation
-        return curves
 
 
 LossFunction = Callable[..., torch.Tensor]
+
+
+def as_model_tensor(values, device: torch.device | str) -> torch.Tensor:
+    """``values`` (a NumPy array, a list, or a torch tensor on any device) as a tensor of the
+    default float dtype on ``device``, detached; a tensor already there is not copied. The one
+    door through which data enter a model's training, so a teacher sample on the GPU can be
+    handed straight to a student."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().to(device=device, dtype=torch.get_default_dtype())
+    return torch.as_tensor(np.asarray(values), dtype=torch.get_default_dtype(), device=device)
 
 
 def _schedule(config: TrainingConfig, steps_per_epoch: int) -> Callable[[int], float]:

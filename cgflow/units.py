@@ -20,8 +20,6 @@ KB = BOLTZMANN_J_PER_K * AVOGADRO / 1000.0
 KJ_PER_KCAL = 4.184
 #: One angstrom in nm.
 NM_PER_ANGSTROM = 0.1
-#: One femtosecond in ps.
-PS_PER_FS = 1.0e-3
 #: Seconds in a day, for simulation speeds in ns/day.
 SECONDS_PER_DAY = 86400.0
 

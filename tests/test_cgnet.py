@@ -184,9 +184,9 @@ def test_force_matching_learns_a_known_force_field(device):
     prior_forces = -torch.autograd.grad(target.prior(y).sum(), y)[0]
     prior_only = float(((prior_forces[2400:] - forces[2400:]) ** 2).mean())
     student = cgnet.CGNet.from_data(x, config)
-    history = cgnet.train_force_matching(
-        student, x[:2400], forces[:2400], validation=(x[2400:], forces[2400:]),
-        config=training.TrainingConfig(epochs=30, batch_size=128, learning_rate=3e-3, patience=None), lipschitz=10.0, device=device,
+    history = student.to(device).fit(
+        x[:2400], forces[:2400], validation=(x[2400:], forces[2400:]),
+        config=training.TrainingConfig(epochs=30, batch_size=128, learning_rate=3e-3, patience=None), lipschitz=10.0,
     )
     assert history.validation[history.best_epoch] < 0.1 * prior_only, (history.validation, prior_only)
     for layer in student.network:
@@ -201,4 +201,4 @@ def test_shape_errors():
     with pytest.raises(ValueError, match="activation"):
         cgnet.CGNet(cgnet.CGNetConfig(n_beads=5, activation="relu"))
     with pytest.raises(ValueError, match="differ in shape"):
-        cgnet.train_force_matching(net, np.zeros((4, 5, 3)), np.zeros((4, 4, 3)))
+        net.fit(np.zeros((4, 5, 3)), np.zeros((4, 4, 3)))

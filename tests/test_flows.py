@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgflow import flows, training
+from cgflow import cgnet, flows, training
 from cgflow.units import kT
 
 
@@ -64,6 +64,18 @@ def test_samples_carry_their_own_energies(flow, device):
     on_cpu = flow.sample(64, generator=torch.Generator().manual_seed(2))
     assert torch.allclose(sample.positions.cpu(), on_cpu.positions, atol=1e-9)
     assert torch.isfinite(sample.forces).all()
+
+
+def test_a_teacher_sample_trains_a_student_as_it_comes(flow, device):
+    """Flow-matching's hand-over: the teacher's sample tensors, on the teacher's device, go
+    straight into the student's prior fit and force matching (no NumPy round trip)."""
+    teacher = copy.deepcopy(flow).to(device)
+    sample = teacher.sample(256, generator=torch.Generator().manual_seed(0))
+    assert sample.positions.device.type == device.type
+    student = cgnet.CGNet.from_data(sample.positions, cgnet.CGNetConfig(n_beads=5, width=16, depth=2)).to(device)
+    history = student.fit(sample.positions, sample.forces, config=training.TrainingConfig(epochs=2, batch_size=64, patience=None))
+    assert len(history.train) == 2 and np.isfinite(history.train).all()
+    assert next(student.parameters()).device.type == device.type
 
 
 def test_density_integrates_to_one_by_quadrature():
@@ -182,7 +194,7 @@ def test_standardised_coordinates_flow_round_trips_and_checks_shapes():
     h = 1e-6
     numeric = -(flow.energy_and_forces(sample.positions + h, sample.eta)[0] - flow.energy_and_forces(sample.positions - h, sample.eta)[0]) / (2 * h)
     assert torch.allclose(forces[:, 0], numeric, atol=1e-5)
-    with pytest.raises(ValueError, match=r"expected coordinates \[n, 1\]"):
+    with pytest.raises(ValueError, match=r"expected values \[n, 1\]"):
         flow.coordinates.fit(torch.randn(10, 2))
     with pytest.raises(ValueError, match="coordinates must be one of"):
         flows.FlowConfig(n_beads=1, coordinates="cartesian")

@@ -35,10 +35,6 @@ def test_fast_mode_rejects_unclear_values(monkeypatch):
         cgflow.fast_mode()
 
 
-def test_tests_run_in_fast_mode():
-    assert cgflow.fast_mode()
-
-
 def test_default_device(monkeypatch):
     monkeypatch.delenv("CGFLOW_DEVICE", raising=False)
     assert cgflow.default_device("cpu") == torch.device("cpu")
