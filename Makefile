@@ -56,9 +56,10 @@ chromium:
 lab: $(STAMP)
 	$(BIN)/jupyter lab book
 
-## make data: regenerate the reference data in data/ with OpenMM (resumable)
+## make data [DATASET=ala2|cln025]: regenerate reference data in data/ with OpenMM (resumable)
+DATASET ?= ala2
 data: $(STAMP)
-	$(BIN)/python -m cgflow.datagen ala2
+	$(BIN)/python -m cgflow.datagen $(DATASET)
 
 ## make bench: print measured speed, memory and accuracy figures
 bench: $(STAMP)
