@@ -73,6 +73,18 @@ def test_plain_md_is_a_ladder_of_one(tmp_path):
     assert len(chunk["states"]) == 1 and chunk["exchange_attempts"].size == 0 and len(chunk["positions"]) == 2
 
 
+def test_rung_records_hold_every_rung_and_the_cold_one_is_the_saved_frame(tmp_path):
+    recipe = dataclasses.replace(TINY, n_trajectories=1, trajectory_length=2.0, rung_record_interval=0.4)
+    assert recipe.rung_record_stride == 2
+    datagen.run_trajectory(recipe, tmp_path, 0)
+    chunk = np.load(datagen.chunk_path(tmp_path, 0, 0))
+    assert chunk["rung_positions"].shape == (5, 4, 5, 3) and chunk["rung_energies"].shape == (5, 4)
+    # records are taken at saved frames 0, 2, 4, ...: rung 0 is then the saved configuration
+    np.testing.assert_array_equal(chunk["rung_positions"][:, 0], chunk["positions"][::2])
+    np.testing.assert_allclose(chunk["rung_energies"][:, 0], chunk["potential_energy"][::2], rtol=1e-6)
+    assert chunk["rung_energies"][:, -1].mean() > chunk["rung_energies"][:, 0].mean()  # 550 K above 300 K
+
+
 def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_one(generated, tmp_path):
     workdir, _ = generated
     original = np.load(datagen.chunk_path(workdir, 1, 1))["positions"]
