@@ -169,6 +169,43 @@ def block_bootstrap(
     return Estimate(float(value), float(np.std(values, ddof=1)))
 
 
+def block_mean(values, n_blocks: int) -> Estimate:
+    """Mean of ``values`` ``[frames]`` with the standard error of ``n_blocks`` contiguous
+    blocks: the standard deviation of the block means over ``sqrt(n_blocks)``. Blocks must be
+    longer than the correlation time; for independent walkers stored one after another, one
+    block per walker makes the error exact. Same unit as the values."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if n_blocks < 2 or len(values) < n_blocks:
+        raise ValueError(f"need at least 2 blocks and one value per block, got {n_blocks} blocks of {len(values)} values")
+    means = np.array([block.mean() for block in np.array_split(values, n_blocks)])
+    return Estimate(float(values.mean()), float(means.std(ddof=1) / np.sqrt(n_blocks)))
+
+
+@dataclass(frozen=True)
+class RamachandranScores:
+    """A model's Ramachandran ensemble against the ground truth: KL(ground truth || model) in
+    nats (60 x 60 bins, empty bins masked) and the population at phi > 0 (alpha_L and its
+    neighbours) in percent, both with block errors, and the free-energy MSE in (kJ/mol)^2."""
+
+    kl: Estimate
+    alpha_l_percent: Estimate
+    free_energy_mse: float
+
+
+def ramachandran_scores(reference, model, temperature: float, n_blocks: int) -> RamachandranScores:
+    """Scores of ``model`` (phi, psi) ``[frames, 2]`` in rad against ``reference`` (same), at
+    ``temperature`` (K). ``n_blocks`` contiguous blocks of the model's frames carry its errors
+    (use the number of walkers when the frames are stored walker after walker)."""
+    model = _samples(model)
+    grid = dict(bins=60, range=RAMACHANDRAN_RANGE)
+    kl = block_bootstrap(kl_divergence, reference, model, n_blocks=n_blocks, **grid)
+    return RamachandranScores(
+        kl=kl,
+        alpha_l_percent=block_mean(100.0 * (model[:, 0] > 0), n_blocks),
+        free_energy_mse=free_energy_mse(reference, model, temperature, **grid),
+    )
+
+
 def count_transitions(in_a, in_b) -> tuple[int, int]:
     """Transitions ``(a_to_b, b_to_a)`` between two core states of one trajectory, with
     hysteresis: a transition is counted when the trajectory enters one core after it last

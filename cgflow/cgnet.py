@@ -15,6 +15,7 @@ weighted mean squared difference between model and target forces.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,14 +215,46 @@ class Featurizer(nn.Module):
 _ACTIVATIONS = {"tanh": nn.Tanh, "silu": nn.SiLU}
 
 
+class NetworkEnsemble(nn.Module):
+    """``members`` independent multilayer perceptrons (``depth`` hidden layers of ``width``
+    units, one output) evaluated in one batched pass. Features ``[batch, n]`` (the same for
+    every member) or ``[members, batch, n]`` give outputs ``[members, batch]``. Every layer
+    starts like ``nn.Linear``: weights and biases uniform in +-1/sqrt(fan-in), drawn
+    independently per member."""
+
+    def __init__(self, members: int, n_in: int, width: int, depth: int, activation: str):
+        super().__init__()
+        if members < 1:
+            raise ValueError(f"an ensemble needs at least one member, got {members}")
+        self.members = members
+        sizes = [n_in] + [width] * depth + [1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+        self.activation = _ACTIVATIONS[activation]()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        h = features.expand(self.members, *features.shape) if features.ndim == 2 else features
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(bias, h, weight)
+            if layer < len(self.weights) - 1:
+                h = self.activation(h)
+        return h.squeeze(-1)
+
+
 @dataclass
 class CGNetConfig:
-    """Architecture of a CGNet; ``depth`` hidden layers of ``width`` units."""
+    """Architecture of a CGNet: ``members`` networks of ``depth`` hidden layers of ``width``
+    units, whose energies are averaged (an ensemble; 1 is a single network)."""
 
     n_beads: int
     width: int = 160
     depth: int = 5
     activation: str = "tanh"
+    members: int = 1
     dihedral_order: int = 3
     repulsion_min_separation: int | None = None  # e.g. 3 for C-alpha proteins; None: no repulsion
     temperature: float = 300.0  # K, of the training data
@@ -239,12 +272,7 @@ class CGNet(Checkpointable, nn.Module):
         self.config = config
         self.prior = Prior(config.n_beads, config.dihedral_order, config.repulsion_min_separation)
         self.featurizer = Featurizer(config.n_beads)
-        layers, size = [], self.featurizer.size
-        for _ in range(config.depth):
-            layers += [nn.Linear(size, config.width), _ACTIVATIONS[config.activation]()]
-            size = config.width
-        layers.append(nn.Linear(size, 1))
-        self.network = nn.Sequential(*layers)
+        self.network = NetworkEnsemble(config.members, self.featurizer.size, config.width, config.depth, config.activation)
 
     @classmethod
     def from_data(cls, positions, config: CGNetConfig) -> CGNet:
@@ -261,14 +289,30 @@ class CGNet(Checkpointable, nn.Module):
             raise ValueError(f"positions must have shape [batch, {self.config.n_beads}, 3], got {tuple(x.shape)}")
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """Energy in kJ/mol ``[batch]``; the geometry is computed once for prior and network."""
+        """Energy in kJ/mol ``[batch]``: the prior plus the mean of the members' networks; the
+        geometry is computed once for prior and network."""
         self._check(x)
         geometry = self.prior.geometry(x)
-        return self.prior.energy(geometry) + self.network(self.featurizer(geometry)).squeeze(-1)
+        return self.prior.energy(geometry) + self.network(self.featurizer(geometry)).mean(0)
 
     def energy_and_forces(self, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Energies (kJ/mol) and forces ``-dU/dx`` (kJ/mol/nm); ``create_graph`` for training."""
+        """Energies (kJ/mol) and forces ``-dU/dx`` (kJ/mol/nm) of the ensemble."""
         return energy_and_forces(self.energy, x, create_graph)
+
+    def member_energies_and_forces(self, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each member's energy ``[members, batch]`` (kJ/mol, prior included) and forces
+        ``[members, batch, beads, 3]`` (kJ/mol/nm), for training every member on its own loss.
+        The positions are repeated once per member so that one backward pass separates them."""
+        self._check(x)
+        members, batch = self.config.members, len(x)
+
+        def energies(replicated: torch.Tensor) -> torch.Tensor:
+            geometry = self.prior.geometry(replicated)
+            features = self.featurizer(geometry).view(members, batch, -1)
+            return self.prior.energy(geometry) + self.network(features).reshape(-1)
+
+        energy, forces = energy_and_forces(energies, x.repeat(members, 1, 1), create_graph)
+        return energy.view(members, batch), forces.view(members, *x.shape)
 
     def fit(
         self,
@@ -308,22 +352,22 @@ class CGNet(Checkpointable, nn.Module):
 
 
 def force_matching_loss(model: CGNet, positions: torch.Tensor, forces: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Weighted mean over frames of the squared force error per component, (kJ/mol/nm)^2 (eq. 3)."""
-    _, predicted = model.energy_and_forces(positions, create_graph=True)
-    per_frame = ((predicted - forces) ** 2).mean(dim=(1, 2))
+    """Weighted mean over frames of the squared force error per component, (kJ/mol/nm)^2 (eq. 3),
+    averaged over the members of the ensemble: each member fits the forces on its own, so
+    their errors stay independent and average out in the ensemble's energy."""
+    _, predicted = model.member_energies_and_forces(positions, create_graph=True)
+    per_frame = ((predicted - forces) ** 2).mean(dim=(0, 2, 3))
     return (weights * per_frame).sum() / weights.sum()
 
 
 def lipschitz_projection(max_norm: float):
-    """An ``after_step`` hook that rescales every linear layer of the network whose spectral
-    norm exceeds ``max_norm`` back to it (the Lipschitz regularisation of CGnet)."""
+    """An ``after_step`` hook that rescales every weight matrix of every member whose
+    spectral norm exceeds ``max_norm`` back to it (the Lipschitz regularisation of CGnet)."""
 
     def project(model: CGNet) -> None:
         with torch.no_grad():
-            for layer in model.network:
-                if isinstance(layer, nn.Linear):
-                    norm = torch.linalg.matrix_norm(layer.weight, ord=2)
-                    if norm > max_norm:
-                        layer.weight.mul_(max_norm / norm)
+            for weight in model.network.weights:
+                norm = torch.linalg.matrix_norm(weight, ord=2)[:, None, None]
+                weight.mul_(torch.clamp(max_norm / norm, max=1.0))
 
     return project

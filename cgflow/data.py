@@ -100,6 +100,11 @@ class CGDataset:
         return self.positions.shape[1]
 
     @property
+    def masses(self) -> np.ndarray:
+        """Bead masses in amu ``[beads]``, from the elements of the CG topology."""
+        return np.array([atom.element.mass for atom in self.topology.atoms], dtype=np.float64)
+
+    @property
     def trajectory_starts(self) -> np.ndarray:
         """Index of the first frame of each trajectory."""
         return np.concatenate([[0], np.cumsum(self.trajectory_lengths)[:-1]])

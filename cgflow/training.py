@@ -24,7 +24,7 @@ from ._version import __version__
 from .runtime import fast_mode
 
 #: Bump when the layout of checkpoints changes; older files are refused with a clear error.
-CHECKPOINT_FORMAT = 3  # 2: CGNet features ordered by chain separation; 3: z-scores in a `scale` submodule
+CHECKPOINT_FORMAT = 4  # 2: CGNet features ordered by chain separation; 3: z-scores in a `scale` submodule; 4: CGNet network ensemble
 
 
 @dataclass

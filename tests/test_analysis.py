@@ -89,6 +89,42 @@ def test_block_bootstrap_error_shrinks_with_data(rng):
     assert 0 <= large.value < 3 * large.error + 1e-3
 
 
+def test_block_mean_error_is_the_standard_error_of_independent_blocks(rng):
+    # 400 independent walkers of 250 correlated frames (an AR(1) chain, correlation 0.99):
+    # the frame-wise standard error underestimates the truth about 11-fold; one block per
+    # walker gives sigma / sqrt(walkers) of the walker means. The error of a standard
+    # deviation from 400 blocks is 1/sqrt(2 * 399) = 3.5 %, so 15 % is a 4-sigma band.
+    walkers, frames, rho = 400, 250, 0.99
+    x = np.zeros((walkers, frames))
+    x[:, 0] = rng.normal(size=walkers)
+    for t in range(1, frames):
+        x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * rng.normal(size=walkers)
+    estimate = analysis.block_mean(x.ravel(), walkers)
+    assert estimate.value == pytest.approx(x.mean())
+    # Variance of the mean of n frames of a stationary unit-variance AR(1) chain.
+    per_walker = ((1 + rho) / (1 - rho) - 2 * rho * (1 - rho**frames) / (frames * (1 - rho) ** 2)) / frames
+    true_error = np.sqrt(per_walker / walkers)
+    assert estimate.error == pytest.approx(true_error, rel=0.15)
+    assert estimate.error > 5 * x.std() / np.sqrt(x.size)
+    with pytest.raises(ValueError, match="2 blocks"):
+        analysis.block_mean(np.ones(10), 1)
+
+
+def test_ramachandran_scores_of_the_reference_itself(rng):
+    # Two independent draws of one distribution: KL near zero within its error, the phi > 0
+    # population equal to the fraction drawn there.
+    def draw(n):
+        phi = np.where(rng.random(n) < 0.03, rng.normal(1.0, 0.2, n), rng.normal(-1.5, 0.4, n))
+        return np.stack([phi, rng.normal(0.0, 1.0, n)], axis=1)
+
+    reference, model = draw(200_000), draw(50_000)
+    scores = analysis.ramachandran_scores(reference, model, 300.0, n_blocks=20)
+    assert 0.0 <= scores.kl.value < 0.05
+    assert scores.alpha_l_percent.value == pytest.approx(100 * np.mean(model[:, 0] > 0))
+    assert abs(scores.alpha_l_percent.value - 3.0) < 4 * scores.alpha_l_percent.error
+    assert scores.free_energy_mse >= 0.0
+
+
 def test_phi_psi_of_a_built_alanine_dipeptide():
     # Beads on a planar zig-zag have phi = psi = 180 degrees.
     zigzag = np.array([[[0.0, 0.0, 0.0], [0.1, 0.1, 0.0], [0.2, 0.0, 0.0], [0.3, 0.1, 0.0], [0.4, 0.0, 0.0]]])

@@ -189,9 +189,31 @@ def test_force_matching_learns_a_known_force_field(device):
         config=training.TrainingConfig(epochs=30, batch_size=128, learning_rate=3e-3, patience=None), lipschitz=10.0,
     )
     assert history.validation[history.best_epoch] < 0.1 * prior_only, (history.validation, prior_only)
-    for layer in student.network:
-        if isinstance(layer, torch.nn.Linear):
-            assert float(torch.linalg.matrix_norm(layer.weight.detach(), ord=2)) <= 10.0 + 1e-4
+    for weight in student.network.weights:
+        assert float(torch.linalg.matrix_norm(weight.detach(), ord=2).max()) <= 10.0 + 1e-4
+
+
+def test_ensemble_energy_is_the_prior_plus_the_members_mean_and_members_train_alone():
+    x = torch.tensor(random_chains(64, seed=3), dtype=torch.float64)
+    model = cgnet.CGNet.from_data(x, cgnet.CGNetConfig(n_beads=5, width=16, depth=2, members=3)).double()
+    energies, forces = model.member_energies_and_forces(x)
+    prior = model.prior(x).detach()
+    for k in range(3):
+        single = model.network(model.featurizer(model.prior.geometry(x)))[k].detach()
+        torch.testing.assert_close(energies[k], prior + single, rtol=1e-12, atol=1e-9)
+        y = x.clone().requires_grad_(True)
+        energy_k = model.prior(y) + model.network(model.featurizer(model.prior.geometry(y)))[k]
+        torch.testing.assert_close(forces[k], -torch.autograd.grad(energy_k.sum(), y)[0], rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(model.energy(x).detach(), energies.mean(0), rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(model.energy_and_forces(x)[1], forces.mean(0), rtol=1e-12, atol=1e-9)
+    # The loss is the mean of the members' own losses: a target equal to member 1's forces
+    # leaves member 1 without a gradient, while the others still learn. (A loss on the
+    # averaged force would move member 1 too.)
+    loss = cgnet.force_matching_loss(model, x, forces[1].detach(), torch.ones(len(x), dtype=x.dtype))
+    loss.backward()
+    for weight in model.network.weights:
+        assert float(weight.grad[1].abs().max()) < 1e-12
+        assert float(weight.grad[0].abs().max()) > 1e-6 and float(weight.grad[2].abs().max()) > 1e-6
 
 
 def test_shape_errors():

@@ -1,0 +1,127 @@
+"""How reproducible is the force-matching CGnet? Where its spread over seeds comes from.
+
+For each CGnet recipe of ``--members`` (1: one network; 4: the book's ensemble, see
+``cgflow.presets``), trains the CGnet of chapter 4 on the 20,000 training frames once per
+training seed and simulates each model with the book's parallel tempering (simulation seed 0);
+simulates the first model again with other simulation seeds; and scores ground-truth frames cut
+to the size of a simulation. Every row is scored against all held-out frames: KL(ground truth ||
+model) on 60 x 60 bins with empty bins masked (bootstrap error over walkers) and the population
+at phi > 0 (standard error over the independent walkers):
+
+- ``training``: one model per training seed: the spread that a reader who changes the seed sees;
+- ``simulation``: the first model, other simulation seeds: the noise of the simulation alone;
+- ``estimator``: training-block frames in as many contiguous blocks (walkers) of the same
+  length as a simulation, drawn at random: the noise of the estimators on exact samples.
+
+Prints the table and writes ``benchmarks/results/cgnet_stability.json``, which chapter 4
+reads. Run it on an idle machine; the rows carry their wall times.
+
+    python benchmarks/cgnet_stability.py [--members 1 4] [--seeds 0 1 2 3 4] [--simulation-seeds 1 2 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cgflow import analysis, data, presets, seed_everything
+from cgflow.cgnet import CGNet
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float) -> dict:
+    return {
+        "members": members,
+        "kind": kind,
+        "seed": seed,
+        "kl": round(scores.kl.value, 4),
+        "kl_error": round(scores.kl.error, 4),
+        "alpha_l_percent": round(scores.alpha_l_percent.value, 3),
+        "alpha_l_error": round(scores.alpha_l_percent.error, 3),
+        "seconds": round(seconds, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, nargs="+", default=[1, presets.CGNET_MEMBERS], help="networks per CGnet, one recipe each")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds")
+    parser.add_argument("--simulation-seeds", type=int, nargs="+", default=[1, 2, 3], help="extra simulations of the first model")
+    parser.add_argument("--estimator-draws", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=RESULTS / "cgnet_stability.json")
+    args = parser.parse_args()
+    dataset = data.load("ala2")
+    frames = presets.ala2_frames(dataset)
+    reference = analysis.phi_psi(frames.held_out.positions)
+    walkers = presets.walkers()
+    rows: list[dict] = []
+
+    def report(row: dict) -> None:
+        rows.append(row)
+        print(f"{row['members'] or '-':>7} {row['kind']:>10s} {row['seed']:4d} {row['kl']:7.3f} ± {row['kl_error']:.3f}"
+              f" {row['alpha_l_percent']:7.2f} ± {row['alpha_l_error']:.2f} {row['seconds']:7.0f}", flush=True)
+
+    def simulate(model: CGNet, seed: int) -> tuple[analysis.RamachandranScores, float, int]:
+        start = time.perf_counter()
+        run = presets.cold_frames(model.energy_and_forces, dataset.masses, frames.train.positions, seed)
+        scores = analysis.ramachandran_scores(reference, analysis.phi_psi(run.flat()), dataset.temperature, walkers)
+        return scores, time.perf_counter() - start, run.frames.shape[1]
+
+    print(f"{'members':>7s} {'kind':>10s} {'seed':>4s} {'KL (nats)':>15s} {'phi > 0 (%)':>14s} {'s':>7s}")
+    size = 0
+    for members in args.members:
+        first = None
+        for seed in args.seeds:
+            seed_everything(seed)
+            model = CGNet.from_data(frames.train.positions, presets.cgnet_config(dataset.n_beads, dataset.temperature, members))
+            history = model.fit(frames.train.positions, frames.train.forces, validation=(frames.valid.positions, frames.valid.forces),
+                                config=dataclasses.replace(presets.cgnet_training(seed), progress=False))
+            scores, seconds, size = simulate(model, 0)
+            report(as_row(members, "training", seed, scores, history.seconds + seconds))
+            if first is None:
+                first = model
+        for seed in args.simulation_seeds:
+            scores, seconds, _ = simulate(first, seed)
+            report(as_row(members, "simulation", seed, scores, seconds))
+    training_block = analysis.phi_psi(frames.training_block.positions)
+    for draw in range(args.estimator_draws):
+        starts = np.random.default_rng(draw).choice(len(training_block) - size, walkers, replace=False)
+        exact = np.concatenate([training_block[s : s + size] for s in starts])
+        report(as_row(None, "estimator", draw, analysis.ramachandran_scores(reference, exact, dataset.temperature, walkers), 0.0))
+    truth = 100 * np.mean(reference[:, 0] > 0)
+    print(f"\nground truth (held out): phi > 0 {truth:.2f} %")
+    for members in [*args.members, None]:
+        for kind in ("training", "simulation", "estimator"):
+            chosen = [r for r in rows if r["members"] == members and r["kind"] == kind]
+            if chosen:
+                kl = [r["kl"] for r in chosen]
+                deviation = max(abs(r["alpha_l_percent"] - truth) for r in chosen)
+                print(f"members {members or '-'} {kind:>10s}: KL {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
+                      f" phi > 0 deviates from the ground truth by at most {deviation:.2f} points")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    settings = {
+        "n_train": len(frames.train),
+        "cgnet": dataclasses.asdict(presets.cgnet_config(dataset.n_beads, dataset.temperature)),
+        "training": dataclasses.asdict(presets.cgnet_training()),
+        "walkers": walkers,
+        "frames_per_walker": size,
+        "ground_truth_alpha_l_percent": round(truth, 3),
+        "torch_threads": torch.get_num_threads(),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    record = {"commit": commit, "date": datetime.date.today().isoformat(), "settings": settings, "rows": rows}
+    args.output.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The book's settings in one place, imported by the chapters and the benchmarks alike.
+
+Every setting that a chapter shrinks for the tests is written ``pick(teaching, fast)`` and
+read when the function is called, so ``CGFLOW_FAST=1`` switches all of them at once. Units:
+nm, ps, amu, kJ/mol, K.
+
+- :func:`ala2_frames`: the alanine-dipeptide split (the last 20 % of every trajectory is held
+  out), the 20,000 training frames of Fig. 3b and a validation subsample.
+- :func:`cgnet_config`, :func:`cgnet_training`: the CGnet recipe of chapters 4 and 6.
+- :func:`teacher_config`, :func:`teacher_training`: the flow of chapters 5 and 6.
+- :func:`cold_frames`: parallel tempering of a CG model, returning its 300 K frames per walker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cgnet import CGNetConfig
+from .data import CGDataset
+from .flows import FlowConfig
+from .runtime import pick
+from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
+from .training import TrainingConfig
+
+#: Training frames of the paper's Fig. 3b comparison.
+N_TRAIN = 20_000
+#: The last fraction of every trajectory that is never trained on.
+VALIDATION_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class Ala2Frames:
+    """``training_block``: all frames before the held-out blocks; ``train``: ``N_TRAIN`` of
+    them, evenly spread; ``valid``: a subsample of the held-out blocks for validation losses;
+    ``held_out``: all held-out frames, the ground truth that every model is scored against."""
+
+    training_block: CGDataset
+    train: CGDataset
+    valid: CGDataset
+    held_out: CGDataset
+
+
+def ala2_frames(dataset: CGDataset, n_train: int = N_TRAIN) -> Ala2Frames:
+    """The book's split of the alanine-dipeptide dataset (``cgflow.load("ala2")``)."""
+    training, held_out = dataset.split(validation_fraction=VALIDATION_FRACTION, by="block")
+    return Ala2Frames(training, training.subsample(n_train), held_out.subsample(pick(5_000, 2_000)), held_out)
+
+
+#: Networks in the CGnet ensemble. One network's free energy depends on its seed (chapter 4,
+#: ``benchmarks/cgnet_stability.py``); the mean of four independently trained members does not.
+CGNET_MEMBERS = 4
+
+
+def cgnet_config(n_beads: int, temperature: float, members: int = CGNET_MEMBERS) -> CGNetConfig:
+    """The CGnet of chapters 4 and 6: the prior plus the mean of ``members`` networks of 5 x 160
+    tanh units; ``temperature`` of the data in K."""
+    return CGNetConfig(n_beads=n_beads, width=160, depth=5, activation="tanh", members=members, temperature=temperature)
+
+
+def cgnet_training(seed: int = 0) -> TrainingConfig:
+    """Force matching of the CGnet (baseline and student alike)."""
+    return TrainingConfig(epochs=pick(30, 3), batch_size=256, learning_rate=1e-3, patience=None, seed=seed)
+
+
+def teacher_config(n_beads: int, temperature: float) -> FlowConfig:
+    """The augmented flow of chapters 5 and 6; ``temperature`` of the data in K."""
+    return FlowConfig(n_beads=n_beads, n_augmented=2, n_blocks=4, n_components=8, hidden=128, temperature=temperature)
+
+
+def teacher_training(seed: int = 0) -> TrainingConfig:
+    """Maximum-likelihood training of the teacher."""
+    return TrainingConfig(
+        epochs=pick(30, 3), batch_size=128, learning_rate=2e-3, warmup_epochs=pick(2, 1), patience=None, max_gradient_norm=10.0, seed=seed
+    )
+
+
+#: Parallel tempering of the CG models: a geometric ladder over these temperatures (K).
+TEMPERING_RANGE = (300.0, 500.0)
+TEMPERING_RUNGS = 4
+
+
+def walkers() -> int:
+    """Independent parallel-tempering ladders of a CG simulation."""
+    return pick(32, 8)
+
+
+@dataclass(frozen=True)
+class ColdRun:
+    """The 300 K frames of a parallel-tempering run ``[walkers, frames, beads, 3]`` (nm) after
+    the burn-in, the swap acceptance per neighbour pair, and the whole run."""
+
+    frames: np.ndarray
+    acceptance: np.ndarray
+    result: SimulationResult
+
+    def flat(self) -> np.ndarray:
+        """All cold frames walker after walker ``[walkers * frames, beads, 3]``: contiguous
+        blocks of equal size are the independent walkers (for block errors)."""
+        return self.frames.reshape(-1, *self.frames.shape[2:])
+
+
+def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, n_steps: int | None = None) -> ColdRun:
+    """Parallel tempering of a CG model with the book's protocol: ``n_walkers`` independent
+    ladders of ``TEMPERING_RUNGS`` temperatures, BAOAB with 2 fs steps and friction 1/ps,
+    swaps every 0.1 ps, a frame every 40 fs (20 fs in fast mode), the first 4 ps (1 ps)
+    dropped. ``starts``: candidate positions ``[n, beads, 3]`` (nm) from which the initial
+    replicas are drawn without replacement; masses in amu; ``n_steps`` (default 20,000, i.e.
+    40 ps) per replica."""
+    n_walkers = walkers()
+    n_steps = n_steps or pick(20_000, 2_000)
+    ladder = geometric_ladder(*TEMPERING_RANGE, TEMPERING_RUNGS)
+    tempering = ParallelTempering(
+        force_field, masses, ladder, n_walkers=n_walkers, time_step=0.002, friction=1.0, swap_every=50, seed=seed
+    )
+    rng = np.random.default_rng(seed)
+    chosen = starts[rng.choice(len(starts), n_walkers * len(ladder), replace=False)]
+    result = tempering.run(chosen, n_steps=n_steps, save_every=pick(20, 10))
+    cold = tempering.coldest(result)[pick(100, 50) :]
+    return ColdRun(np.ascontiguousarray(cold.swapaxes(0, 1)), result.swap_acceptance, result)
