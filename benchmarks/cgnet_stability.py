@@ -38,7 +38,7 @@ from cgflow.cgnet import CGNet
 RESULTS = Path(__file__).parent / "results"
 
 
-def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float) -> dict:
+def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
     return {
         "members": members,
         "kind": kind,
@@ -48,6 +48,7 @@ def as_row(members: int | None, kind: str, seed: int, scores: analysis.Ramachand
         "alpha_l_percent": round(scores.alpha_l_percent.value, 3),
         "alpha_l_error": round(scores.alpha_l_percent.error, 3),
         "seconds": round(seconds, 1),
+        "validation_loss": None if validation_loss is None else round(validation_loss, 1),
     }
 
 
@@ -86,7 +87,7 @@ def main() -> None:
             history = model.fit(frames.train.positions, frames.train.forces, validation=(frames.valid.positions, frames.valid.forces),
                                 config=dataclasses.replace(presets.cgnet_training(seed), progress=False))
             scores, seconds, size = simulate(model, 0)
-            report(as_row(members, "training", seed, scores, history.seconds + seconds))
+            report(as_row(members, "training", seed, scores, history.seconds + seconds, min(history.validation)))
             if first is None:
                 first = model
         for seed in args.simulation_seeds:
