@@ -16,26 +16,26 @@ initial weights), because a single run says little about how reliably training c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
 import torch
 
-from cgflow import analysis, data, flows, seed_everything, training
+from cgflow import analysis, data, flows, presets, seed_everything
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--epochs", type=int, default=presets.teacher_training().epochs)
+    parser.add_argument("--frames", type=int, default=presets.N_TRAIN)
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--learning-rate", type=float, default=presets.teacher_training().learning_rate)
     parser.add_argument("--device", default="cpu", help="torch device for training and sampling, e.g. cuda")
     args = parser.parse_args()
-    all_training, held_out = data.load("ala2").split(0.2, by="block")
-    train = all_training.subsample(args.frames)
-    validation = held_out.subsample(5000)
+    frames = presets.ala2_frames(data.load("ala2"), n_train=args.frames)
+    all_training, held_out, train, validation = frames.training_block, frames.held_out, frames.train, frames.valid
     reference = analysis.phi_psi(held_out.positions)
     grid = dict(bins=60, range=analysis.RAMACHANDRAN_RANGE)
     floor = analysis.kl_divergence(reference, analysis.phi_psi(train.positions), **grid)
@@ -49,11 +49,8 @@ def main() -> None:
     kls = []
     for seed in args.seeds:
         seed_everything(seed)
-        model = flows.AugmentedFlow.from_data(train.positions, flows.FlowConfig(n_beads=5, temperature=train.temperature)).to(args.device)
-        config = training.TrainingConfig(
-            epochs=args.epochs, batch_size=128, learning_rate=args.learning_rate, warmup_epochs=2, patience=None,
-            max_gradient_norm=10.0, seed=seed, progress=False,
-        )
+        model = flows.AugmentedFlow.from_data(train.positions, presets.teacher_config(train.n_beads, train.temperature)).to(args.device)
+        config = dataclasses.replace(presets.teacher_training(seed), epochs=args.epochs, learning_rate=args.learning_rate, progress=False)
         history = model.fit(train.positions, validation.positions, config)
         start = time.perf_counter()
         sample = model.sample(args.samples, generator=torch.Generator().manual_seed(1))

@@ -1,0 +1,46 @@
+"""The book's shared settings: the split, the fast-mode switch, and the tempering protocol."""
+
+import numpy as np
+import pytest
+
+from cgflow import data, presets
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return data.load("ala2")
+
+
+def test_ala2_frames_hold_out_the_last_fifth_of_every_trajectory(dataset):
+    frames = presets.ala2_frames(dataset)
+    assert len(frames.train) == presets.N_TRAIN
+    assert len(frames.training_block) + len(frames.held_out) == len(dataset)
+    assert len(frames.held_out) == round(presets.VALIDATION_FRACTION * len(dataset))
+    assert len(frames.valid) == 2_000  # the fast-mode value of pick(5_000, 2_000)
+    # No held-out frame is among the training frames.
+    held_out = {row.tobytes() for row in frames.held_out.positions[:, 2]}
+    assert not any(row.tobytes() in held_out for row in frames.train.positions[:, 2])
+
+
+def test_cold_frames_are_the_coldest_replicas_walker_after_walker(dataset):
+    # A harmonic well for every bead: cheap, and the run must stay finite.
+    def harmonic(x):
+        return 0.5 * 1000.0 * (x**2).sum((1, 2)), -1000.0 * x
+
+    starts = np.random.default_rng(0).normal(0.0, 0.05, (64, dataset.n_beads, 3))
+    run = presets.cold_frames(harmonic, dataset.masses, starts, seed=0, n_steps=400)
+    walkers, rungs = presets.walkers(), presets.TEMPERING_RUNGS
+    assert run.result.positions.shape[1] == walkers * rungs
+    burn_in = run.result.n_frames - run.frames.shape[1]
+    assert burn_in > 0
+    for walker in range(walkers):
+        np.testing.assert_array_equal(run.frames[walker], run.result.positions[burn_in:, walker * rungs])
+    np.testing.assert_array_equal(run.flat()[: run.frames.shape[1]], run.frames[0])
+    assert run.acceptance.shape == (rungs - 1,)
+
+
+def test_the_cgnet_recipe_is_an_ensemble_trained_like_chapter_four():
+    config = presets.cgnet_config(5, 300.0)
+    assert config.members == presets.CGNET_MEMBERS > 1
+    assert presets.cgnet_config(5, 300.0, members=1).members == 1
+    assert presets.cgnet_training(seed=3).seed == 3
