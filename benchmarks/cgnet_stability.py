@@ -35,9 +35,6 @@ import torch
 from cgflow import analysis, data, presets, seed_everything
 from cgflow.cgnet import CGNet
 
-RESULTS = Path(__file__).parent / "results"
-
-
 def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
     return {
         "members": members,
@@ -58,7 +55,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds")
     parser.add_argument("--simulation-seeds", type=int, nargs="+", default=[1, 2, 3], help="extra simulations of the first model")
     parser.add_argument("--estimator-draws", type=int, default=5)
-    parser.add_argument("--output", type=Path, default=RESULTS / "cgnet_stability.json")
+    parser.add_argument("--output", type=Path, default=presets.BENCHMARK_RESULTS / "cgnet_stability.json")
     args = parser.parse_args()
     dataset = data.load("ala2")
     frames = presets.ala2_frames(dataset)

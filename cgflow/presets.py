@@ -9,11 +9,14 @@ nm, ps, amu, kJ/mol, K.
 - :func:`cgnet_config`, :func:`cgnet_training`: the CGnet recipe of chapters 4 and 6.
 - :func:`teacher_config`, :func:`teacher_training`: the flow of chapters 5 and 6.
 - :func:`cold_frames`: parallel tempering of a CG model, returning its 300 K frames per walker.
+- :func:`benchmark_record`: the committed results of a benchmark, which chapters read.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +27,8 @@ from .runtime import pick
 from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
 from .training import TrainingConfig
 
+#: Where ``benchmarks/*.py`` write the results that chapters read (in the repository).
+BENCHMARK_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 #: Training frames of the paper's Fig. 3b comparison.
 N_TRAIN = 20_000
 #: The last fraction of every trajectory that is never trained on.
@@ -119,3 +124,11 @@ def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, 
     result = tempering.run(chosen, n_steps=n_steps, save_every=pick(20, 10))
     cold = tempering.coldest(result)[pick(100, 50) :]
     return ColdRun(np.ascontiguousarray(cold.swapaxes(0, 1)), result.swap_acceptance, result)
+
+
+def benchmark_record(name: str) -> dict:
+    """The committed results of ``benchmarks/NAME.py``, read from ``benchmarks/results/NAME.json``."""
+    path = BENCHMARK_RESULTS / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; run `python benchmarks/{name}.py` to write it")
+    return json.loads(path.read_text())

@@ -44,3 +44,10 @@ def test_the_cgnet_recipe_is_an_ensemble_trained_like_chapter_four():
     assert config.members == presets.CGNET_MEMBERS > 1
     assert presets.cgnet_config(5, 300.0, members=1).members == 1
     assert presets.cgnet_training(seed=3).seed == 3
+
+
+def test_benchmark_records_are_read_from_the_repository_with_a_clear_error_when_missing():
+    record = presets.benchmark_record("cgnet_stability")
+    assert {"commit", "date", "settings", "rows"} <= set(record)
+    with pytest.raises(FileNotFoundError, match="python benchmarks/no_such_benchmark.py"):
+        presets.benchmark_record("no_such_benchmark")
