@@ -6,7 +6,9 @@ nm, ps, amu, kJ/mol, K.
 
 - :func:`ala2_frames`: the alanine-dipeptide split (the last 20 % of every trajectory is held
   out), the 20,000 training frames of Fig. 3b and a validation subsample.
-- :func:`cgnet_config`, :func:`cgnet_training`: the CGnet recipe of chapters 4 and 6.
+- :func:`cgnet_config`, :func:`cgnet_training`: the CGnet recipe of chapters 4 and 6 (trained
+  with ``CGNet.fit``'s default loss on generalised forces).
+- :func:`student_samples`: how many teacher samples the Flow-CGnet learns from.
 - :func:`teacher_config`, :func:`teacher_training`: the flow of chapters 5 and 6.
 - :func:`cold_frames`: parallel tempering of a CG model, returning its 300 K frames per walker.
 - :func:`benchmark_record`: the committed results of a benchmark, which chapters read.
@@ -82,9 +84,27 @@ def teacher_training(seed: int = 0) -> TrainingConfig:
     )
 
 
+def student_samples() -> int:
+    """Teacher samples (with their forces) that the Flow-CGnet is trained on; 10 % of them
+    validate."""
+    return pick(60_000, 6_000)
+
+
 #: Parallel tempering of the CG models: a geometric ladder over these temperatures (K).
 TEMPERING_RANGE = (300.0, 500.0)
 TEMPERING_RUNGS = 4
+#: Langevin (BAOAB) time step of the CG simulations, ps.
+TIME_STEP = 0.002
+
+
+def save_every() -> int:
+    """Steps between saved frames of a CG simulation."""
+    return pick(20, 10)
+
+
+def burn_in_frames() -> int:
+    """Saved frames dropped at the start of every CG simulation."""
+    return pick(100, 50)
 
 
 def walkers() -> int:
@@ -118,12 +138,12 @@ def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, 
     n_steps = n_steps or pick(20_000, 2_000)
     ladder = geometric_ladder(*TEMPERING_RANGE, TEMPERING_RUNGS)
     tempering = ParallelTempering(
-        force_field, masses, ladder, n_walkers=n_walkers, time_step=0.002, friction=1.0, swap_every=50, seed=seed
+        force_field, masses, ladder, n_walkers=n_walkers, time_step=TIME_STEP, friction=1.0, swap_every=50, seed=seed
     )
     rng = np.random.default_rng(seed)
     chosen = starts[rng.choice(len(starts), n_walkers * len(ladder), replace=False)]
-    result = tempering.run(chosen, n_steps=n_steps, save_every=pick(20, 10))
-    cold = tempering.coldest(result)[pick(100, 50) :]
+    result = tempering.run(chosen, n_steps=n_steps, save_every=save_every())
+    cold = tempering.coldest(result)[burn_in_frames() :]
     return ColdRun(np.ascontiguousarray(cold.swapaxes(0, 1)), result.swap_acceptance, result)
 
 

@@ -63,7 +63,7 @@ def real_parameter_count(n_components: int) -> int:
 
 def _real_parameters(parameters: torch.Tensor):
     logits, means, log_scales = parameters.chunk(3, dim=-1)
-    return torch.log_softmax(logits, dim=-1), means, F.softplus(log_scales) + 1e-2
+    return torch.log_softmax(logits, dim=-1), means, F.softplus(log_scales) + 1e-1
 
 
 def mixture_cdf_real(x: torch.Tensor, parameters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
