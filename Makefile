@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.cgflow-installed
 export CGFLOW_DEVICE ?= cpu
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit notebooks pages live chromium lab data bench lock clean distclean
+.PHONY: book test unit notebooks pages live chromium checked-outputs lab data bench lock clean distclean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,21 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-## make book: execute every chapter and render the book to _build/html (warnings are errors)
-book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+# MathJax served by the book itself (from the npm registry), so that math is typeset offline too.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _static/mathjax/tex-mml-chtml.js
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "installing npm (Debian package) for MathJax"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	npm install --silent --no-save --no-audit --no-fund --prefix _build/npm mathjax@$(MATHJAX_VERSION)
+	mkdir -p _static/mathjax
+	cd _build/npm/node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output ui a11y adaptors $(CURDIR)/_static/mathjax/
+
+## make book: execute every chapter and render the book to _build/html (warnings are errors);
+## without progress bars, which a static page would show frozen at their first state
+book: $(STAMP) $(MATHJAX)
+	CGFLOW_PROGRESS=0 $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
 ## make test: unit tests, every notebook in fast mode under nbval, the rendered pages, the chapters live in JupyterLab
@@ -37,8 +49,8 @@ notebooks: $(STAMP)
 
 # The book built in fast mode into its own folder (its execution cache must never mix with the
 # teaching build's), opened page by page in headless Chromium.
-pages: $(STAMP) chromium
-	CGFLOW_FAST=1 $(BIN)/jupyter-book build . --path-output _build/fast --warningiserror --keep-going --quiet
+pages: $(STAMP) chromium $(MATHJAX)
+	CGFLOW_FAST=1 CGFLOW_PROGRESS=0 $(BIN)/jupyter-book build . --path-output _build/fast --warningiserror --keep-going --quiet
 	CGFLOW_BOOK_HTML=_build/fast/_build/html $(BIN)/python -m pytest tests/pages
 
 # Every chapter run in JupyterLab (fast mode) through headless Chromium: no errors, widgets and
@@ -51,6 +63,10 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing chromium (Debian package) for the page tests"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+## make checked-outputs: store the fast-mode outputs of the cells that nbval checks (after a change that moves them)
+checked-outputs: $(STAMP)
+	CGFLOW_FAST=1 MPLBACKEND=Agg $(BIN)/python tests/refresh_checked_outputs.py
 
 ## make lab: JupyterLab on the book's notebooks
 lab: $(STAMP)
@@ -73,7 +89,7 @@ lock: $(STAMP)
 
 ## make clean: remove the built book, caches and the models the chapters saved in book/_results
 clean:
-	rm -rf _build .pytest_cache book/_results
+	rm -rf _build .pytest_cache book/_results _static/mathjax
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import inspect
 import json
 import subprocess
 import time
@@ -110,6 +111,7 @@ def main() -> None:
         "n_train": len(frames.train),
         "cgnet": dataclasses.asdict(presets.cgnet_config(dataset.n_beads, dataset.temperature)),
         "training": dataclasses.asdict(presets.cgnet_training()),
+        "loss": inspect.signature(CGNet.fit).parameters["loss"].default,
         "walkers": walkers,
         "frames_per_walker": size,
         "ground_truth_alpha_l_percent": round(truth, 3),

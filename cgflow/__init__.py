@@ -4,8 +4,10 @@ The companion package of the cgflow book, after Koehler, Chen, Kraemer, Clementi
 "Flow-matching: efficient coarse-graining of molecular dynamics without forces",
 J. Chem. Theory Comput. 2023, 19, 942. Units everywhere: nm, ps, amu, kJ/mol, K.
 
-Modules: ``units``, ``runtime``, ``geometry``, ``cgmap``, ``manifest``, ``data``, ``toy``,
-``training``, ``cgnet``, ``simulate``, ``analysis``, ``viz``; ``datagen`` needs OpenMM.
+Modules: ``units``, ``runtime``, ``geometry``, ``generalised``, ``cgmap``, ``manifest``, ``data``,
+``toy``, ``scaling``, ``transforms``, ``flows``, ``training``, ``cgnet``, ``tempering``,
+``simulate``, ``analysis``, ``viz``, ``presets``; ``datagen`` needs OpenMM. The book's appendix
+"API reference" lists them all.
 """
 
 from ._version import __version__

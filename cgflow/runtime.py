@@ -13,6 +13,9 @@ T = TypeVar("T")
 
 #: Environment variable that switches notebooks and scripts to fast (test) settings.
 FAST_ENV = "CGFLOW_FAST"
+#: Environment variable that hides progress bars when set to 0: the static book sets it, where a
+#: bar would be frozen at its first state (JupyterLab and scripts keep their live bars).
+PROGRESS_ENV = "CGFLOW_PROGRESS"
 
 
 def seed_everything(seed: int) -> None:
@@ -22,14 +25,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fast_mode() -> bool:
-    """True when ``CGFLOW_FAST`` is set to 1/true/yes: tests run every chapter in about a minute."""
-    value = os.environ.get(FAST_ENV, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
+def _switch(name: str, default: bool, meaning: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value == "":
+        return default
+    if value in ("0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"{FAST_ENV}={value!r} is not understood; use 1 (fast, for tests) or 0 (teaching settings)")
+    raise ValueError(f"{name}={value!r} is not understood; use 1 or 0 ({meaning})")
+
+
+def fast_mode() -> bool:
+    """True when ``CGFLOW_FAST`` is set to 1/true/yes: tests run every chapter in about a minute."""
+    return _switch(FAST_ENV, False, "1: fast, for tests; 0: teaching settings")
+
+
+def progress_bars() -> bool:
+    """Whether long loops show tqdm bars: yes, unless ``CGFLOW_PROGRESS`` is set to 0."""
+    return _switch(PROGRESS_ENV, True, "1: show progress bars; 0: hide them")
 
 
 def pick(teaching: T, fast: T) -> T:

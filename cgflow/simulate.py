@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .runtime import fast_mode
+from .runtime import progress_bars
 from .tempering import geometric_ladder, lower_rungs, swap_accepted  # noqa: F401  (geometric_ladder: public here too)
 from .units import KB, ns_per_day
 
@@ -146,7 +146,7 @@ class LangevinSimulation:
         noise_scale = torch.sqrt((1.0 - c1**2) * kT * inverse_mass)
         saved_x, saved_e = [], []
         energy, forces = self._evaluate(x, 0)
-        show = (not fast_mode()) if self.progress is None else self.progress
+        show = progress_bars() if self.progress is None else self.progress
         bar = tqdm(total=n_steps, desc=description, disable=not show, unit="step", mininterval=0.5)
         start = time.perf_counter()
         try:

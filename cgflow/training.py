@@ -3,7 +3,7 @@
 :func:`fit` minimises a loss over mini-batches with Adam and a cosine learning-rate schedule,
 evaluates a validation loss after every epoch, keeps the parameters of the best validation
 epoch (early stopping after ``patience`` epochs without improvement) and shows a tqdm bar
-(silent in fast mode, i.e. in tests). Training frames are shuffled *within* the training set;
+(hidden with ``CGFLOW_PROGRESS=0``, as in the static book and the unit tests). Training frames are shuffled *within* the training set;
 the split into training and validation data is contiguous (see ``CGDataset.split``).
 """
 
@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._version import __version__
-from .runtime import fast_mode
+from .runtime import progress_bars
 
 #: Bump when the layout of checkpoints changes; older files are refused with a clear error.
 CHECKPOINT_FORMAT = 4  # 2: CGNet features ordered by chain separation; 3: z-scores in a `scale` submodule; 4: CGNet network ensemble
@@ -40,7 +40,7 @@ class TrainingConfig:
     patience: int | None = 10
     max_gradient_norm: float | None = None  # clip the global gradient norm (None: no clipping)
     seed: int = 0
-    progress: bool | None = None  # None: a bar unless in fast mode
+    progress: bool | None = None  # None: a bar unless CGFLOW_PROGRESS=0
 
 
 @dataclass
@@ -122,7 +122,7 @@ def fit(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch))
     history = History()
     best_state, best_value, stale = None, math.inf, 0
-    show = (not fast_mode()) if config.progress is None else config.progress
+    show = progress_bars() if config.progress is None else config.progress
     start = time.perf_counter()
     epochs = tqdm(range(config.epochs), desc=description, disable=not show, unit="epoch")
     for epoch in epochs:

@@ -35,6 +35,15 @@ def test_fast_mode_rejects_unclear_values(monkeypatch):
         cgflow.fast_mode()
 
 
+@pytest.mark.parametrize(("value", "expected"), [("0", False), ("off", False), ("1", True), ("", True)])
+def test_progress_bars_follow_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv(runtime.PROGRESS_ENV, value)
+    assert runtime.progress_bars() is expected
+    monkeypatch.setenv(runtime.PROGRESS_ENV, "sometimes")
+    with pytest.raises(ValueError, match="CGFLOW_PROGRESS"):
+        runtime.progress_bars()
+
+
 def test_default_device(monkeypatch):
     monkeypatch.delenv("CGFLOW_DEVICE", raising=False)
     assert cgflow.default_device("cpu") == torch.device("cpu")

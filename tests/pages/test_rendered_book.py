@@ -3,14 +3,15 @@ its math, and no cell output is an error.
 
 Run by ``make pages`` (part of ``make test``), which first builds the book in fast mode into
 ``_build/fast`` and points ``CGFLOW_BOOK_HTML`` at the HTML. Chromium executes the page's
-scripts; ``--dump-dom`` returns the document after they ran. MathJax loads from its CDN, which
-an offline test machine cannot reach, so math is checked as the math elements Sphinx writes
-(what MathJax typesets when online), not as typeset glyphs.
+scripts; ``--dump-dom`` returns the document after they ran. MathJax is served by the book
+itself, so every math element Sphinx writes must come back typeset (an ``mjx-container``) even
+without internet, and no progress bar may be left frozen on a page.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,9 +30,12 @@ CHAPTERS = {
     "book/03_alanine_dipeptide.html": (4, True),
     "book/04_force_matching.html": (3, True),
     "book/05_teacher.html": (3, True),
-    "book/06_flow_matching.html": (1, True),
+    "book/06_flow_matching.html": (2, True),
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: The text of a tqdm bar ("  0%|          | 0/20000 [00:00<?, ?step/s]"), which a static page
+#: would show frozen at its first state.
+PROGRESS_BAR = re.compile(r"\d+%\|.*?\| *\d+/\d+ \[")
 
 
 class PageContents(HTMLParser):
@@ -41,6 +45,7 @@ class PageContents(HTMLParser):
         super().__init__()
         self.images: list[str] = []
         self.math = 0
+        self.typeset = 0
         self.errors = 0
 
     def handle_starttag(self, tag, attrs):
@@ -50,6 +55,8 @@ class PageContents(HTMLParser):
             self.images.append(attributes["src"])
         if "math" in classes:
             self.math += 1
+        if tag == "mjx-container":
+            self.typeset += 1
         if ("output" in classes and "error" in classes) or "traceback" in classes:
             self.errors += 1
 
@@ -86,5 +93,18 @@ def test_chapter_page_shows_figures_and_math(name):
         assert header == PNG_SIGNATURE or image.suffix == ".svg", f"{name}: {src} is not a PNG"
     if has_math:
         assert contents.math > 0, f"{name}: no math elements"
+        assert contents.typeset >= contents.math, f"{name}: {contents.typeset} of {contents.math} math elements typeset"
     assert contents.errors == 0, f"{name}: {contents.errors} error outputs"
     assert "Traceback (most recent call last)" not in dom, f"{name}: a traceback is shown"
+    frozen = PROGRESS_BAR.search(dom)
+    assert frozen is None, f"{name}: a progress bar is shown frozen: {frozen.group(0)!r}"
+
+
+def test_api_reference_lists_the_public_api():
+    page = Path(HTML) / "book/A2_api.html"
+    assert page.exists(), f"{page} was not built; is the appendix in _toc.yml?"
+    dom = rendered(page)
+    for target in ("cgflow.cgnet.CGNet", "cgflow.cgnet.CGNet.fit", "cgflow.flows.AugmentedFlow", "cgflow.generalised.internal_projection",
+                   "cgflow.simulate.ParallelTempering", "cgflow.analysis.ramachandran_scores", "cgflow.data.load", "cgflow.presets.cold_frames"):
+        assert f'id="{target}"' in dom, f"the API reference lacks {target}"
+    assert dom.count('class="sig-name descname"') > 150
