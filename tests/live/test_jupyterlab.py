@@ -6,7 +6,8 @@ sources), in fast mode; Playwright drives Debian's ``chromium`` (no browser is d
 WebGL on SwiftShader. For every chapter: open it, run all cells through JupyterLab's own
 command, wait for the kernel, then check that no cell has an error output, no widget failed to
 render ("Error displaying widget", the nglview version mismatch), the kernel is alive, and the
-3D views draw a molecule (a non-blank WebGL canvas). Screenshots of failing pages go to
+3D views draw a molecule (a non-blank WebGL canvas), and each explorer redraws its picture when
+a slider moves. Screenshots of failing pages go to
 ``_build/live/``. The server is shut down whatever happens.
 """
 
@@ -43,6 +44,8 @@ CHAPTERS = {
     "06_flow_matching.ipynb": 0,
     "A1_installation.ipynb": 1,
 }
+#: chapter -> number of explorers (cgflow.explore: sliders over a redrawn picture) it shows
+EXPLORERS = {"01_coarse_graining.ipynb": 1, "02_normalizing_flows.ipynb": 1, "03_alanine_dipeptide.ipynb": 1, "06_flow_matching.ipynb": 1}
 RUN_TIMEOUT_MS = 900_000  # one chapter in fast mode, with room for a loaded 2-core machine
 
 
@@ -168,6 +171,18 @@ def test_chapter_runs_in_jupyterlab(lab, browser, chapter):
             page.wait_for_timeout(1500)  # let NGL draw after scrolling
             colours, drawn = drawn_pixels(canvas.screenshot())
             assert colours > 20 and drawn > 0.002, f"{chapter}: 3D view {index} is blank ({colours} colours, {drawn:.2%} drawn)"
+        explorers = page.locator(".jp-OutputArea .widget-vbox:has(img.widget-image)")
+        assert explorers.count() >= EXPLORERS.get(chapter, 0), f"{chapter}: {explorers.count()} explorers"
+        for index in range(EXPLORERS.get(chapter, 0)):
+            explorer = explorers.nth(index)
+            explorer.scroll_into_view_if_needed()
+            picture = explorer.locator("img.widget-image").first
+            before = picture.get_attribute("src")
+            handle = explorer.locator(".noUi-handle").first
+            handle.focus()
+            page.keyboard.press("ArrowRight")   # moves the slider one step, as a student's arrow key does
+            page.wait_for_function("([image, old]) => image.getAttribute('src') !== old", arg=[picture.element_handle(), before],
+                                   timeout=120_000)
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(chapter).stem}.png"), full_page=True)
