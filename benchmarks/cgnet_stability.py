@@ -23,10 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import inspect
-import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -35,6 +31,7 @@ import torch
 
 from cgflow import analysis, data, presets, seed_everything
 from cgflow.cgnet import CGNet
+
 
 def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
     return {
@@ -46,7 +43,7 @@ def as_row(members: int | None, kind: str, seed: int, scores: analysis.Ramachand
         "alpha_l_percent": round(scores.alpha_l_percent.value, 3),
         "alpha_l_error": round(scores.alpha_l_percent.error, 3),
         "seconds": round(seconds, 1),
-        "validation_loss": None if validation_loss is None else round(validation_loss, 1),
+        "validation_loss": None if validation_loss is None else round(validation_loss, 5),
     }
 
 
@@ -106,21 +103,17 @@ def main() -> None:
                 deviation = max(abs(r["alpha_l_percent"] - truth) for r in chosen)
                 print(f"members {members or '-'} {kind:>10s}: KL {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
                       f" phi > 0 deviates from the ground truth by at most {deviation:.2f} points")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
     settings = {
         "n_train": len(frames.train),
         "cgnet": dataclasses.asdict(presets.cgnet_config(dataset.n_beads, dataset.temperature)),
         "training": dataclasses.asdict(presets.cgnet_training()),
-        "loss": inspect.signature(CGNet.fit).parameters["loss"].default,
+        "loss": presets.cgnet_loss(),
         "walkers": walkers,
         "frames_per_walker": size,
         "ground_truth_alpha_l_percent": round(truth, 3),
         "torch_threads": torch.get_num_threads(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    record = {"commit": commit, "date": datetime.date.today().isoformat(), "settings": settings, "rows": rows}
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.output}")
+    presets.save_benchmark_record(args.output, settings, rows)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import inspect
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -105,7 +102,7 @@ def main() -> None:
         "samples": args.samples,
         "cgnet": dataclasses.asdict(presets.cgnet_config(dataset.n_beads, dataset.temperature)),
         "cgnet_training": dataclasses.asdict(presets.cgnet_training()),
-        "loss": inspect.signature(CGNet.fit).parameters["loss"].default,
+        "loss": presets.cgnet_loss(),
         "walkers": walkers,
         "steps_per_replica": n_steps,
         "nanoseconds_per_model": round(nanoseconds, 2),
@@ -122,14 +119,9 @@ def main() -> None:
         kl, alpha_l = [r["kl"] for r in chosen], [r["alpha_l_percent"] for r in chosen]
         print(f"{model:>10s}: KL mean {np.mean(kl):.3f}, {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
               f" phi > 0 {min(alpha_l):.2f}-{max(alpha_l):.2f} %")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
     for row in rows:
-        row.setdefault("commit", commit)
         row.setdefault("torch_threads", torch.get_num_threads())
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    record = {"commit": commit, "date": datetime.date.today().isoformat(), "settings": settings, "rows": rows}
-    args.output.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.output}")
+    presets.save_benchmark_record(args.output, settings, rows)
 
 
 if __name__ == "__main__":

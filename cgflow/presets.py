@@ -11,18 +11,22 @@ nm, ps, amu, kJ/mol, K.
 - :func:`student_samples`: how many teacher samples the Flow-CGnet learns from.
 - :func:`teacher_config`, :func:`teacher_training`: the flow of chapters 5 and 6.
 - :func:`cold_frames`: parallel tempering of a CG model, returning its 300 K frames per walker.
-- :func:`benchmark_record`: the committed results of a benchmark, which chapters read.
+- :func:`benchmark_record`, :func:`save_benchmark_record`: the committed results of a
+  benchmark, which chapters read.
 """
 
 from __future__ import annotations
 
+import datetime
+import inspect
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .cgnet import CGNetConfig
+from .cgnet import CGNet, CGNetConfig
 from .data import CGDataset
 from .flows import FlowConfig
 from .runtime import pick
@@ -145,6 +149,24 @@ def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, 
     result = tempering.run(chosen, n_steps=n_steps, save_every=save_every())
     cold = tempering.coldest(result)[burn_in_frames() :]
     return ColdRun(np.ascontiguousarray(cold.swapaxes(0, 1)), result.swap_acceptance, result)
+
+
+def cgnet_loss() -> str:
+    """The force-matching loss of the recipe: ``CGNet.fit``'s default (for benchmark records)."""
+    return inspect.signature(CGNet.fit).parameters["loss"].default
+
+
+def save_benchmark_record(path: Path, settings: dict, rows: list[dict]) -> dict:
+    """Write a benchmark's ``{"commit", "date", "settings", "rows"}`` to ``path`` (JSON), with
+    the repository's commit and today's date; rows without their own commit get this one."""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
+    for row in rows:
+        row.setdefault("commit", commit)
+    record = {"commit": commit, "date": datetime.date.today().isoformat(), "settings": settings, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {path}")
+    return record
 
 
 def benchmark_record(name: str) -> dict:
