@@ -39,11 +39,12 @@ def refresh(path: Path) -> int:
             cell["outputs"] = [dict(output) for output in run.outputs]
             for output in cell["outputs"]:
                 if "execution_count" in output:
-                    output["execution_count"] = None
+                    output["execution_count"] = checked + 1
             checked += 1
+            cell["execution_count"] = checked   # nbval skips a stored output without a count as "unrun"
         else:
             cell["outputs"] = []
-        cell["execution_count"] = None
+            cell["execution_count"] = None
     path.write_text(json.dumps(original, indent=1, ensure_ascii=False) + "\n")
     return checked
 
