@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .generalised import generalised_forces, internal_projection, label_scale
+from .generalised import generalised_forces, project_labels, spread
 from .geometry import angle_between, dihedral_of_bonds, energy_and_forces
 from .scaling import ZScore
 from .training import Checkpointable, History, TrainingConfig, as_model_tensor, fit
@@ -351,12 +351,17 @@ class CGNet(Checkpointable, nn.Module):
             return x, f, w
 
         train = tensors(positions, forces, weights)
-        objective = force_matching_loss if loss == "cartesian" else generalised_force_matching_loss(label_scale(*train[:2]))
+        validation = None if validation is None else tensors(*validation)
+        objective = force_matching_loss
+        if loss == "generalised":
+            train = _with_generalised_labels(train)
+            validation = None if validation is None else _with_generalised_labels(validation)
+            objective = generalised_force_matching_loss(spread(train[2]))
         return fit(
             self,
             objective,
             train,
-            None if validation is None else tensors(*validation),
+            validation,
             config,
             after_step=None if lipschitz is None else lipschitz_projection(lipschitz),
             description="force matching",
@@ -372,17 +377,25 @@ def force_matching_loss(model: CGNet, positions: torch.Tensor, forces: torch.Ten
     return (weights * per_frame).sum() / weights.sum()
 
 
+def _with_generalised_labels(data: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """(positions, forces, weights) -> (positions, projection, generalised labels, weights):
+    the frames' projections are computed once, not in every epoch."""
+    positions, forces, weights = data
+    projection, labels = project_labels(positions, forces)
+    return positions, projection, labels, weights
+
+
 def generalised_force_matching_loss(scale: torch.Tensor):
     """Force matching on generalised forces (``cgflow.generalised``): the loss
-    ``loss(model, positions, forces, weights)`` is the weighted mean over frames of
+    ``loss(model, positions, projection, labels, weights)`` is the weighted mean over frames of
     ``((Q_model - Q_label) / scale)^2``, averaged over the chain's 3N-6 internal coordinates and
-    the ensemble's members; dimensionless. ``scale`` ``[3N-6]``: the spread of the training
-    labels' generalised forces (kJ/mol/nm for bonds, kJ/mol/rad for angles and dihedrals)."""
+    the ensemble's members; dimensionless. ``projection`` ``[n, 3N-6, 3N]`` and ``labels``
+    ``[n, 3N-6]`` come from ``generalised.project_labels``; ``scale`` ``[3N-6]`` is the spread
+    of the training labels (kJ/mol/nm for bonds, kJ/mol/rad for angles and dihedrals)."""
 
-    def loss(model: CGNet, positions: torch.Tensor, forces: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        projection = internal_projection(positions)
+    def loss(model: CGNet, positions: torch.Tensor, projection: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         _, predicted = model.member_energies_and_forces(positions, create_graph=True)
-        error = (generalised_forces(predicted, projection) - generalised_forces(forces, projection)) / scale
+        error = (generalised_forces(predicted, projection) - labels) / scale
         per_frame = (error**2).mean(dim=(0, 2))
         return (weights * per_frame).sum() / weights.sum()
 

@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from matplotlib.patches import Rectangle
 
-from .analysis import RAMACHANDRAN_RANGE, free_energy, phi_psi
-from .generalised import generalised_forces, internal_projection
+from .analysis import phi_psi
+from .generalised import project_labels
 from .toy import BasisPMF, DoubleWellToy
 from .transforms import MIN_SCALE, mixture_cdf_real
 from .units import kT
-from .viz import static_picture
+from .viz import free_energy_2d, static_picture
 
 
 def png_of(figure: Figure) -> bytes:
@@ -158,19 +158,18 @@ def transform_explorer() -> Explorer:
     return Explorer(controls, draw, figsize=(11.0, 3.2))
 
 
-def _generalised_dihedral_forces(positions, forces, batch_size: int = 8192) -> np.ndarray:
+def _generalised_dihedral_forces(positions, forces) -> np.ndarray:
     """Generalised forces along the two last dihedrals ``[n, 2]`` (kJ/mol/rad)."""
     positions = torch.as_tensor(np.asarray(positions, dtype=np.float64))
     forces = torch.as_tensor(np.asarray(forces, dtype=np.float64))
-    parts = [generalised_forces(forces[i : i + batch_size], internal_projection(positions[i : i + batch_size]))[:, -2:]
-             for i in range(0, len(positions), batch_size)]
-    return torch.cat(parts).numpy()
+    return project_labels(positions, forces)[1][:, -2:].numpy()
 
 
-def label_explorer(labels: dict[str, tuple[np.ndarray, np.ndarray]], window: float = 0.3) -> Explorer:
+def label_explorer(labels: dict[str, tuple[np.ndarray, np.ndarray]], temperature: float, window: float = 0.3) -> Explorer:
     """Chapters 5-6: force labels seen where the free energy is decided. ``labels``: name ->
     (positions ``[n, 5, 3]`` nm, forces kJ/mol/nm) of alanine-dipeptide frames, e.g. the
-    all-atom data and the teacher's samples. For a chosen point of the Ramachandran plane
+    all-atom data and the teacher's samples, drawn over the free energy at ``temperature`` (K)
+    of the first set. For a chosen point of the Ramachandran plane
     (rad), the histogram of every set's generalised force along psi (kJ/mol/rad) over the
     frames within ``window`` (rad) of it. ``state``: per name ``count``, ``mean`` and
     ``spread`` (standard deviation) there."""
@@ -183,13 +182,12 @@ def label_explorer(labels: dict[str, tuple[np.ndarray, np.ndarray]], window: flo
         return np.all(np.abs(delta) < window, axis=1)
 
     first_angles = next(iter(prepared.values()))[0]
-    surface, edges = free_energy(first_angles, 300.0, bins=60, range=RAMACHANDRAN_RANGE)
 
     def draw(figure: Figure, values: dict) -> dict:
         plane, histogram = figure.subplots(1, 2, width_ratios=[1, 1.6])
-        plane.pcolormesh(edges[0], edges[1], np.where(np.isfinite(surface), surface, np.nan).T, cmap="viridis", vmax=30)
+        free_energy_2d(first_angles, temperature, ax=plane, vmax=30.0, colorbar=False)
         plane.add_patch(Rectangle((values["phi"] - window, values["psi"] - window), 2 * window, 2 * window, fill=False, color="w", lw=2))
-        plane.set(xlabel=r"$\phi$ (rad)", ylabel=r"$\psi$ (rad)", title="where", aspect="equal")
+        plane.set_title("where")
         state = {}
         bins = np.linspace(-150, 150, 61)
         for name, (angles, torque) in prepared.items():
@@ -215,15 +213,15 @@ def frame_explorer(cg: mdtraj.Trajectory, allatom: mdtraj.Trajectory, temperatur
     if cg.n_frames != allatom.n_frames:
         raise ValueError(f"cg has {cg.n_frames} frames and allatom {allatom.n_frames}; they must be the same frames")
     angles = phi_psi(cg.xyz)
-    surface, edges = free_energy(angles if background is None else background, temperature, bins=60, range=RAMACHANDRAN_RANGE)
+    background = angles if background is None else background
     controls = {"frame": widgets.IntSlider(value=0, min=0, max=cg.n_frames - 1, description="frame", continuous_update=False)}
 
     def draw(figure: Figure, values: dict) -> dict:
         frame = values["frame"]
         plane, molecule = figure.subplots(1, 2)
-        plane.pcolormesh(edges[0], edges[1], np.where(np.isfinite(surface), surface, np.nan).T, cmap="viridis", vmax=30)
+        free_energy_2d(background, temperature, ax=plane, vmax=30.0, colorbar=False)
         plane.plot(*angles[frame], "o", color="w", markeredgecolor="k", markersize=10)
-        plane.set(xlabel=r"$\phi$ (rad)", ylabel=r"$\psi$ (rad)", title=f"frame {frame}", aspect="equal")
+        plane.set_title(f"frame {frame}")
         molecule.imshow(imread(io.BytesIO(static_picture(cg[frame], allatom[frame], size=3.5)), format="png"))
         molecule.set_axis_off()
         return {"phi": float(angles[frame, 0]), "psi": float(angles[frame, 1])}

@@ -50,14 +50,40 @@ def generalised_forces(forces: torch.Tensor, projection: torch.Tensor) -> torch.
     return torch.einsum("nkj,...nj->...nk", projection, forces.flatten(-2))
 
 
-def label_scale(positions: torch.Tensor, forces: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-    """Standard deviation ``[3N-6]`` of the generalised forces of labels (kJ/mol/nm for bonds,
-    kJ/mol/rad for angles and dihedrals): the natural unit of each coordinate's error."""
-    parts = [
-        generalised_forces(forces[i : i + batch_size], internal_projection(positions[i : i + batch_size]))
-        for i in range(0, len(positions), batch_size)
-    ]
-    scale = torch.cat(parts).double().std(0)
+#: Unit of the generalised force along each kind of internal coordinate.
+UNITS = {"bonds": "kJ/mol/nm", "angles": "kJ/mol/rad", "dihedrals": "kJ/mol/rad"}
+
+
+def coordinate_kinds(n_beads: int) -> dict[str, slice]:
+    """Columns of the bonds, angles and dihedrals among the ``3N-6`` generalised forces of a
+    chain of ``n_beads`` (the order of ``geometry.ChainIC``); their units are :data:`UNITS`."""
+    return ChainIC(n_beads).kinds
+
+
+def project_labels(positions: torch.Tensor, forces: torch.Tensor, batch_size: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """The :func:`internal_projection` ``[n, 3N-6, 3N]`` of positions ``[n, N, 3]`` (nm) and the
+    generalised forces ``[n, 3N-6]`` of force labels (kJ/mol/nm) there, in batches of frames.
+    A training set's projection never changes, so a loss on generalised forces computes it once."""
+    if positions.shape != forces.shape:
+        raise ValueError(f"positions {tuple(positions.shape)} and forces {tuple(forces.shape)} differ in shape")
+    projections, labels = [], []
+    for start in range(0, len(positions), batch_size):
+        projection = internal_projection(positions[start : start + batch_size])
+        projections.append(projection)
+        labels.append(generalised_forces(forces[start : start + batch_size], projection))
+    return torch.cat(projections), torch.cat(labels)
+
+
+def spread(labels: torch.Tensor) -> torch.Tensor:
+    """Standard deviation ``[3N-6]`` of generalised forces ``[n, 3N-6]`` (kJ/mol/nm for bonds,
+    kJ/mol/rad for angles and dihedrals): the natural unit of each coordinate's error. Refuses
+    labels that do not vary in some coordinate."""
+    scale = labels.double().std(0)
     if not torch.all(torch.isfinite(scale) & (scale > 0)):
         raise ValueError(f"the labels' generalised forces must vary in every coordinate, got spreads {scale.tolist()}")
-    return scale.to(positions.dtype)
+    return scale.to(labels.dtype)
+
+
+def label_scale(positions: torch.Tensor, forces: torch.Tensor) -> torch.Tensor:
+    """:func:`spread` of the generalised forces of force labels (kJ/mol/nm) at positions (nm)."""
+    return spread(project_labels(positions, forces)[1])

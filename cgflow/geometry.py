@@ -137,10 +137,15 @@ class ChainIC:
         """Number of internal coordinates, 3N - 6."""
         return 3 * self.n_beads - 6
 
+    @property
+    def kinds(self) -> dict[str, slice]:
+        """Columns of the bonds (N-1), angles (N-2) and dihedrals (N-3) in an IC tensor."""
+        n = self.n_beads
+        return {"bonds": slice(0, n - 1), "angles": slice(n - 1, 2 * n - 3), "dihedrals": slice(2 * n - 3, 3 * n - 6)}
+
     def split(self, ic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Bonds, angles and torsions of an IC tensor ``[..., 3N - 6]``."""
-        n = self.n_beads
-        return ic[..., : n - 1], ic[..., n - 1 : 2 * n - 3], ic[..., 2 * n - 3 :]
+        return tuple(ic[..., columns] for columns in self.kinds.values())
 
     def log_jacobian(self, ic: torch.Tensor) -> torch.Tensor:
         """``log(prod r_i^2 prod sin(theta_i))`` ``[...]`` of internal coordinates."""

@@ -50,7 +50,7 @@ def test_label_explorer_finds_the_mean_force_under_the_noise():
     forces = -torch.autograd.grad((-20.0 * torch.cos(psi)).sum(), x)[0].numpy()   # -dU/dpsi = -20 sin(psi)
     rng = np.random.default_rng(0)
     noisy = forces + rng.normal(0.0, 60.0, forces.shape)
-    explorer = explore.label_explorer({"exact": (positions, forces), "noisy": (positions, noisy)}, window=0.5)
+    explorer = explore.label_explorer({"exact": (positions, forces), "noisy": (positions, noisy)}, 300.0, window=0.5)
     state = explorer.set(phi=0.0, psi=1.5)
     assert state["exact"]["count"] > 200
     assert state["exact"]["mean"] == pytest.approx(-20.0 * np.sin(1.5), abs=2.0)

@@ -69,3 +69,24 @@ def test_shapes_are_checked():
 def _jacobian(x):
     chain = geometry.ChainIC(x.shape[1])
     return torch.func.vmap(torch.func.jacrev(lambda y: chain.forward(y)[0]))(x).flatten(-2)
+
+
+def test_coordinate_kinds_follow_the_chain_order():
+    x = chains(8, n_beads=7, seed=4)
+    chain = geometry.ChainIC(7)
+    q = chain.forward(x)[0]
+    kinds = generalised.coordinate_kinds(7)
+    for kind, part in zip(("bonds", "angles", "dihedrals"), chain.split(q)):
+        torch.testing.assert_close(q[:, kinds[kind]], part, rtol=0, atol=0)
+    assert set(kinds) == set(generalised.UNITS)
+
+
+def test_project_labels_in_batches_equals_one_projection():
+    x = chains(50, n_beads=5, seed=6)
+    forces = torch.tensor(np.random.default_rng(1).normal(size=x.shape))
+    projection, labels = generalised.project_labels(x, forces, batch_size=7)
+    full = generalised.internal_projection(x)
+    torch.testing.assert_close(projection, full, rtol=0, atol=1e-12)
+    torch.testing.assert_close(labels, generalised.generalised_forces(forces, full), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="differ in shape"):
+        generalised.project_labels(x, forces[:, :4])
