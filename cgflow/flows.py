@@ -41,18 +41,21 @@ LOG_TWO_PI = math.log(2.0 * math.pi)
 
 class SmoothCoupling(Transform):
     """Updates the dimensions in ``update`` with smooth elementwise maps whose parameters a
-    tanh MLP computes from the other dimensions (torsions enter it as cos and sin)."""
+    tanh MLP computes from the dimensions in ``condition`` (default: all the others; torsions
+    enter it as cos and sin)."""
 
-    def __init__(self, is_circle: np.ndarray, update: np.ndarray, n_components: int = 8, hidden: int = 128):
+    def __init__(self, is_circle: np.ndarray, update: np.ndarray, n_components: int = 8, hidden: int = 128, condition: np.ndarray | None = None):
         super().__init__()
         is_circle, update = np.asarray(is_circle, bool), np.asarray(update, bool)
-        if not update.any() or update.all():
-            raise ValueError("a coupling layer must update some dimensions and condition on the others")
+        condition = ~update if condition is None else np.asarray(condition, bool)
+        if not update.any() or not condition.any() or (update & condition).any():
+            raise ValueError("a coupling layer must update some dimensions and condition on some others")
         self.register_buffer("is_circle", torch.as_tensor(is_circle))
         self.register_buffer("update", torch.as_tensor(update))
+        self.register_buffer("condition", torch.as_tensor(condition), persistent=False)   # follows from the config
         self.n_components = n_components
         self.width = max(real_parameter_count(n_components), circle_parameter_count(n_components))
-        n_inputs = int((~update & ~is_circle).sum() + 2 * (~update & is_circle).sum())
+        n_inputs = int((condition & ~is_circle).sum() + 2 * (condition & is_circle).sum())
         self.network = nn.Sequential(
             nn.Linear(n_inputs, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, int(update.sum()) * self.width)
         )
@@ -60,8 +63,8 @@ class SmoothCoupling(Transform):
         nn.init.zeros_(self.network[-1].bias)
 
     def _conditioner_output(self, inputs: torch.Tensor) -> torch.Tensor:
-        kept = inputs[:, ~self.update]
-        circle = self.is_circle[~self.update]
+        kept = inputs[:, self.condition]
+        circle = self.is_circle[self.condition]
         features = torch.cat([kept[:, ~circle], torch.cos(kept[:, circle]), torch.sin(kept[:, circle])], dim=-1)
         return self.network(features).view(len(inputs), -1, self.width)
 
@@ -169,6 +172,38 @@ class StandardisedCoordinates(nn.Module):
 COORDINATES = {"internal": InternalCoordinates, "standardised": StandardisedCoordinates}
 
 
+def _halves(indices: np.ndarray) -> list[np.ndarray]:
+    """Alternate members of ``indices``, the non-empty ones."""
+    return [part for part in (indices[0::2], indices[1::2]) if len(part)]
+
+
+def _joint_layers(bonds, angles, torsions, augmented, n_blocks: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """The ``"joint"`` structure: ``n_blocks`` times each torsion half, the real coordinates
+    and the augmented channels in turn, each conditioned on everything else."""
+    block = [(group, None) for group in [*_halves(torsions), np.concatenate([bonds, angles]), augmented] if len(group)]
+    return block * n_blocks
+
+
+def _torsions_first_layers(bonds, angles, torsions, augmented, n_blocks: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """The ``"torsions-first"`` structure, in the data-to-base order: ``n_blocks`` times the
+    bond halves given the torsions, angles and other bonds; then the angle halves given the
+    torsions and other angles; then the torsion halves and augmented channels among
+    themselves. Bonds and angles are transformed while the torsions are still the data's, so
+    the density factorises as ``p(bonds | angles, torsions) p(angles | torsions) p(torsions,
+    eta)``: the augmented channels act on the torsions only."""
+    layers = []
+    for group, context in ((bonds, [angles, torsions]), (angles, [torsions]), (torsions, [augmented])):
+        block = [(half, np.concatenate([np.setdiff1d(group, half), *context])) for half in _halves(group)]
+        if group is torsions and len(augmented):
+            block.append((augmented, torsions))
+        layers += block * n_blocks
+    return layers
+
+
+#: How coupling layers are arranged (``FlowConfig.structure``).
+STRUCTURES = {"joint": _joint_layers, "torsions-first": _torsions_first_layers}
+
+
 @dataclass
 class FlowConfig:
     """Architecture of the teacher; ``n_blocks`` blocks of coupling layers. ``coordinates``:
@@ -182,10 +217,15 @@ class FlowConfig:
     hidden: int = 128
     temperature: float = 300.0  # K, of the training data
     coordinates: str = "internal"
+    structure: str = "joint"  # see STRUCTURES
 
     def __post_init__(self):
         if self.coordinates not in COORDINATES:
             raise ValueError(f"coordinates must be one of {sorted(COORDINATES)}, got {self.coordinates!r}")
+        if self.structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {sorted(STRUCTURES)}, got {self.structure!r}")
+        if self.structure == "torsions-first" and self.coordinates != "internal":
+            raise ValueError("the 'torsions-first' structure needs internal coordinates (bonds, angles, torsions)")
 
 
 @dataclass
@@ -247,16 +287,18 @@ class AugmentedFlow(Checkpointable, nn.Module):
         dim = n_real + n_torsions + config.n_augmented
         is_circle = np.zeros(dim, bool)
         is_circle[n_real : n_real + n_torsions] = True
-        torsions = np.arange(n_real, n_real + n_torsions)
-        groups = [torsions[0::2], torsions[1::2], np.arange(n_real), np.arange(n_real + n_torsions, dim)]
+        n_bonds = config.n_beads - 1 if config.coordinates == "internal" else n_real
+        arrangement = STRUCTURES[config.structure](
+            np.arange(n_bonds), np.arange(n_bonds, n_real), np.arange(n_real, n_real + n_torsions), np.arange(n_real + n_torsions, dim), config.n_blocks
+        )
         layers = []
-        for _ in range(config.n_blocks):
-            for group in groups:
-                if len(group) == 0:
-                    continue
-                update = np.zeros(dim, bool)
-                update[group] = True
-                layers.append(SmoothCoupling(is_circle, update, config.n_components, config.hidden))
+        for group, context in arrangement:
+            update, condition = np.zeros(dim, bool), None
+            update[group] = True
+            if context is not None:
+                condition = np.zeros(dim, bool)
+                condition[context] = True
+            layers.append(SmoothCoupling(is_circle, update, config.n_components, config.hidden, condition))
         self.transform = CompositeTransform(layers)
         self.register_buffer("is_circle", torch.as_tensor(is_circle))
 

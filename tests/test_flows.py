@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgflow import cgnet, flows, training
+from cgflow import cgnet, flows, generalised, training
 from cgflow.units import kT
 
 
@@ -32,12 +32,13 @@ def chains(n, seed=0):
     return ChainIC(5).inverse(torch.tensor(np.concatenate([bonds, angles, phi[:, None], psi[:, None]], axis=1)))
 
 
-@pytest.fixture(scope="module")
-def flow():
+@pytest.fixture(scope="module", params=sorted(flows.STRUCTURES))
+def flow(request):
     torch.manual_seed(0)
     with torch.no_grad():
         torch.set_default_dtype(torch.float64)
-        model = flows.AugmentedFlow.from_data(chains(2000), flows.FlowConfig(n_beads=5, n_blocks=2, n_components=4, hidden=32))
+        config = flows.FlowConfig(n_beads=5, n_blocks=2, n_components=4, hidden=32, structure=request.param)
+        model = flows.AugmentedFlow.from_data(chains(2000), config)
         for parameter in model.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))  # away from the identity-like start
     return model
@@ -113,6 +114,29 @@ def test_forces_are_minus_the_energy_gradient_and_invariant(flow):
     rotation = torch.linalg.matrix_exp(torch.tensor([[0.0, -0.4, 1.0], [0.4, 0.0, 0.3], [-1.0, -0.3, 0.0]]))
     moved = x @ rotation.T + torch.tensor([1.0, 2.0, -3.0])
     assert torch.allclose(flow.energy_and_forces(moved, eta)[0], energy, atol=1e-8)
+
+
+def test_torsions_first_flow_lets_the_augmented_channels_act_on_torsions_only(flow):
+    # p(x, eta) = p(bonds | angles, torsions) p(angles | torsions) p(torsions, eta): changing
+    # eta changes the generalised forces along the torsions and nowhere else.
+    x = chains(6, seed=8)
+    first, second = (flow.energy_and_forces(x, torch.randn(6, 2))[1] for _ in range(2))
+    projection = generalised.internal_projection(x)
+    change = generalised.generalised_forces(second - first, projection)
+    kinds = generalised.coordinate_kinds(5)
+    assert change[:, kinds["dihedrals"]].abs().max() > 1e-3   # eta matters
+    stiff = change[:, kinds["bonds"].start : kinds["angles"].stop].abs().max()
+    if flow.config.structure == "torsions-first":
+        assert stiff < 1e-9   # double precision round-off of a 9 x 9 solve
+    else:
+        assert stiff > 1e-3
+
+
+def test_structures_check_their_coordinates():
+    with pytest.raises(ValueError, match="structure must be one of"):
+        flows.FlowConfig(n_beads=5, structure="spiral")
+    with pytest.raises(ValueError, match="needs internal coordinates"):
+        flows.FlowConfig(n_beads=2, coordinates="standardised", structure="torsions-first")
 
 
 def test_checkpoint_round_trip(flow, tmp_path):
@@ -198,5 +222,5 @@ def test_standardised_coordinates_flow_round_trips_and_checks_shapes():
         flow.coordinates.fit(torch.randn(10, 2))
     with pytest.raises(ValueError, match="coordinates must be one of"):
         flows.FlowConfig(n_beads=1, coordinates="cartesian")
-    with pytest.raises(ValueError, match="condition on the others"):
+    with pytest.raises(ValueError, match="condition on some others"):
         flows.AugmentedFlow(flows.FlowConfig(n_beads=1, coordinates="standardised", n_augmented=0))
