@@ -81,6 +81,8 @@ class HarmonicTerms(nn.Module):
         self.register_buffer("stiffness", torch.zeros(len(columns)))
 
     def fit(self, geometry: dict[str, torch.Tensor], temperature: float) -> HarmonicTerms:
+        """Boltzmann inversion at ``temperature`` (K): ``q0`` the mean (nm or rad), stiffness
+        ``kT / variance`` (kJ/mol/nm^2 or kJ/mol/rad^2); refuses coordinates that do not vary."""
         with torch.no_grad():
             q = geometry[self.key][:, self.columns]
             variance = q.var(0)
@@ -110,6 +112,8 @@ class DihedralTerms(nn.Module):
         self.register_buffer("harmonics", torch.arange(1, order + 1, dtype=torch.get_default_dtype()))
 
     def fit(self, geometry: dict[str, torch.Tensor], temperature: float, bins: int = 72) -> DihedralTerms:
+        """Fourier series (``order`` harmonics) fitted to ``-kT ln p(phi)`` (kJ/mol) of each
+        dihedral's histogram on ``bins`` bins, at ``temperature`` (K)."""
         phi = geometry["dihedrals"].detach().cpu().numpy()
         edges = np.linspace(-np.pi, np.pi, bins + 1)
         centres = 0.5 * (edges[1:] + edges[:-1])
@@ -144,6 +148,8 @@ class RepulsionTerms(nn.Module):
         self.register_buffer("epsilon", torch.tensor(kT(temperature)))
 
     def fit(self, geometry: dict[str, torch.Tensor], temperature: float) -> RepulsionTerms:
+        """``sigma`` the closest approach of each pair in the data (nm), ``epsilon`` kT at
+        ``temperature`` (K, in kJ/mol)."""
         with torch.no_grad():
             self.sigma.copy_(geometry["distances"][:, self.columns].min(0).values)
             self.epsilon.fill_(kT(temperature))
@@ -176,12 +182,14 @@ class Prior(nn.Module):
         self.terms = nn.ModuleList(terms)
 
     def fit(self, positions: torch.Tensor, temperature: float) -> Prior:
+        """Fit every term to positions ``[n, beads, 3]`` (nm) at ``temperature`` (K)."""
         geometry = self.geometry(positions)
         for term in self.terms:
             term.fit(geometry, temperature)
         return self
 
     def energy(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Prior energy ``[batch]`` (kJ/mol) of a ``ChainGeometry`` result."""
         return sum(term(geometry) for term in self.terms)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -200,6 +208,7 @@ class Featurizer(nn.Module):
 
     @property
     def size(self) -> int:
+        """Number of features."""
         return self.scale.size
 
     @staticmethod
@@ -208,6 +217,7 @@ class Featurizer(nn.Module):
         return torch.cat([geometry["distances"], geometry["angles"], torch.cos(phi), torch.sin(phi)], dim=-1)
 
     def fit(self, geometry: dict[str, torch.Tensor]) -> Featurizer:
+        """Take the z-score statistics of the features of a ``ChainGeometry`` result."""
         with torch.no_grad():
             self.scale.fit(self.raw(geometry))
         return self

@@ -97,6 +97,7 @@ class CGDataset:
 
     @property
     def n_beads(self) -> int:
+        """Beads per frame."""
         return self.positions.shape[1]
 
     @property

@@ -5,7 +5,10 @@ described by its internal coordinates (``geometry.ChainIC``): bonds and angles, 
 fixed smooth bijections to the real line and standardised, and torsions on the circle. ``A``
 augmented channels ``eta ~ N(0, I)`` join them (eq. 7-8). Coupling layers of smooth
 transforms (``cgflow.transforms``) map the joint ``(ic, eta)`` to a base distribution that is
-a standard normal for real coordinates and uniform for torsions.
+a standard normal for real coordinates and uniform for torsions. ``FlowConfig.structure``
+arranges them (``STRUCTURES``): ``"torsions-first"`` factorises the density as ``p(bonds |
+angles, torsions) p(angles | torsions) p(torsions, eta)``, the teacher of the alanine-dipeptide
+chapters; ``"joint"`` conditions every group on all the others (the one-dimensional toy).
 
 Densities and energies (eq. 5, 9): the flow gives ``log p(ic, eta)``; over Cartesian CG
 coordinates (rigid-body motion factored out) ``log p(x, eta) = log p(ic(x), eta) -
@@ -107,10 +110,12 @@ class InternalCoordinates(nn.Module):
 
     @property
     def n_real(self) -> int:
+        """Real (non-periodic) flow variables: bonds and angles."""
         return self.scale.size
 
     @property
     def n_torsions(self) -> int:
+        """Torsions, the periodic flow variables."""
         return self.chain.n_beads - 3
 
     def _unbounded(self, ic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,6 +126,7 @@ class InternalCoordinates(nn.Module):
         return values, log_det
 
     def fit(self, positions: torch.Tensor) -> InternalCoordinates:
+        """Standardise with the statistics of positions ``[n, N, 3]`` (nm)."""
         with torch.no_grad():
             self.scale.fit(self._unbounded(self.chain.forward(positions)[0])[0])
         return self
@@ -155,9 +161,11 @@ class StandardisedCoordinates(nn.Module):
 
     @property
     def n_real(self) -> int:
+        """Real flow variables: all of them."""
         return self.scale.size
 
     def fit(self, positions: torch.Tensor) -> StandardisedCoordinates:
+        """Take mean and standard deviation of positions ``[n, d]``."""
         self.scale.fit(positions)
         return self
 
@@ -166,6 +174,7 @@ class StandardisedCoordinates(nn.Module):
         return self.scale(x), log_det, torch.zeros_like(log_det)
 
     def inverse(self, variables: torch.Tensor) -> torch.Tensor:
+        """Positions ``[n, d]`` of standardised variables."""
         return self.scale.inverse(variables)
 
 

@@ -77,8 +77,16 @@ def cgnet_training(seed: int = 0) -> TrainingConfig:
 
 
 def teacher_config(n_beads: int, temperature: float) -> FlowConfig:
-    """The augmented flow of chapters 5 and 6; ``temperature`` of the data in K."""
-    return FlowConfig(n_beads=n_beads, n_augmented=2, n_blocks=4, n_components=8, hidden=128, temperature=temperature)
+    """The augmented flow of chapters 5 and 6; ``temperature`` of the data in K.
+
+    Torsions first: bonds given angles and torsions, angles given torsions, the augmented
+    channels coupled to the torsions only. Measured on alanine dipeptide (20,000 frames, this
+    training, 60,000 samples): seeds 0 and 1 gave KL 0.041 and 0.044 with 0.01 % and 0.03 % of
+    samples above 5,000 kJ/mol/nm; the ``"joint"`` structure (every group conditioned on all
+    the rest) gave 0.062 and 0.057 with 1.2 % and 1.8 %."""
+    return FlowConfig(
+        n_beads=n_beads, n_augmented=2, n_blocks=4, n_components=8, hidden=128, temperature=temperature, structure="torsions-first"
+    )
 
 
 def teacher_training(seed: int = 0) -> TrainingConfig:

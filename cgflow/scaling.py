@@ -20,6 +20,7 @@ class ZScore(nn.Module):
 
     @property
     def size(self) -> int:
+        """Number of standardised values."""
         return len(self.mean)
 
     @torch.no_grad()
@@ -35,6 +36,7 @@ class ZScore(nn.Module):
         return (values - self.mean) / self.std
 
     def inverse(self, scaled: torch.Tensor) -> torch.Tensor:
+        """Values in their own units from z-scores."""
         return scaled * self.std + self.mean
 
     def log_det(self) -> torch.Tensor:

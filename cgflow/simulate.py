@@ -48,6 +48,7 @@ class SimulationResult:
 
     @property
     def n_frames(self) -> int:
+        """Saved frames."""
         return len(self.positions)
 
     def trajectories(self, topology: mdtraj.Topology, replicas=None) -> list[mdtraj.Trajectory]:

@@ -203,6 +203,7 @@ class Checkpointable:
     config_class: type
 
     def save(self, path: Path | str) -> None:
+        """Write config and parameters to a versioned checkpoint at ``path``."""
         save_checkpoint(path, type(self).__name__, asdict(self.config), self.state_dict())
 
     @classmethod

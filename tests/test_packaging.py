@@ -81,3 +81,36 @@ def test_numpy_floor_covers_the_numpy_api_used():
     floor = next(r for r in PYPROJECT["dependencies"] if r.startswith("numpy"))
     if uses_trapezoid:  # np.trapezoid exists from NumPy 2.0
         assert re.search(r">=\s*2", floor), f"np.trapezoid needs numpy>=2.0, pyproject says {floor}"
+
+
+def test_every_public_function_class_and_method_has_a_docstring():
+    # The API appendix (book/A2_api.md) is generated from these docstrings.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import torch
+
+    import cgflow
+
+    missing = []
+    for info in pkgutil.walk_packages(cgflow.__path__, "cgflow."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if name.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isfunction(value) or inspect.isclass(value)):
+                continue
+            if not inspect.getdoc(value):
+                missing.append(f"{info.name}.{name}")
+            members = vars(value).items() if inspect.isclass(value) else ()
+            for member_name, member in members:
+                if member_name.startswith("_") or not (inspect.isfunction(member) or isinstance(member, property)):
+                    continue
+                if member_name in ("forward", "inverse") and issubclass(value, torch.nn.Module):
+                    continue   # the module's own docstring says what its map does
+                if not member.__doc__:
+                    missing.append(f"{info.name}.{name}.{member_name}")
+    assert not missing, f"public API without a docstring: {missing}"

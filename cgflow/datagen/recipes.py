@@ -49,18 +49,22 @@ class Recipe:
 
     @property
     def exchanges_per_save(self) -> int:
+        """Exchange attempts between saved frames."""
         return _whole(self.steps_per_save / self.steps_per_exchange, "save interval / exchange interval")
 
     @property
     def steps_per_save(self) -> int:
+        """Integrator steps between saved frames."""
         return _whole(self.save_interval / self.time_step, "save interval / time step")
 
     @property
     def frames_per_chunk(self) -> int:
+        """Saved frames in one chunk file."""
         return _whole(self.chunk_length / self.save_interval, "chunk length / save interval")
 
     @property
     def chunks_per_trajectory(self) -> int:
+        """Chunk files that make one trajectory (or replica ladder)."""
         return _whole(self.trajectory_length / self.chunk_length, "trajectory length / chunk length")
 
     @property
@@ -72,6 +76,7 @@ class Recipe:
 
     @property
     def allatom_stride(self) -> int:
+        """Saved CG frames between stored all-atom frames."""
         return _whole(self.allatom_interval / self.save_interval, "all-atom interval / save interval")
 
 

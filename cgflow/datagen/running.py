@@ -39,6 +39,8 @@ class RecipeRunner:
         self.force_map = force_map_matrix(self.md_topology, self.bead_atoms)
 
     def system(self) -> openmm.System:
+        """A fresh OpenMM system of the recipe's force field: no cutoff, bonds to hydrogen
+        constrained, hydrogen masses repartitioned when the recipe asks (amu)."""
         extra = {} if self.recipe.hydrogen_mass is None else {"hydrogenMass": self.recipe.hydrogen_mass * unit.amu}
         return self.forcefield.createSystem(
             self.topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds, **extra
@@ -145,6 +147,7 @@ def _seed(recipe: Recipe, trajectory: int, chunk: int, rung: int = 0) -> int:
 
 
 def chunk_path(workdir: Path, trajectory: int, chunk: int) -> Path:
+    """Where chunk ``chunk`` of trajectory ``trajectory`` lives under ``workdir``."""
     return workdir / f"traj{trajectory:02d}" / f"chunk{chunk:04d}.npz"
 
 
