@@ -34,7 +34,18 @@ $(MATHJAX):
 
 ## make book: execute every chapter and render the book to _build/html (warnings are errors);
 ## without progress bars, which a static page would show frozen at their first state
+## The execution cache knows the notebooks' code only: when the package, the shipped data or a
+## benchmark record that a chapter reads changes, a build folder's cached outputs go (and the
+## models that chapters saved in book/_results), so that no page shows results of older code.
+INPUTS_HASH = $(shell cat $(sort $(wildcard cgflow/*.py cgflow/*/*.py benchmarks/results/*.json)) data/MANIFEST.json | sha256sum | cut -c1-16)
+define fresh_cache
+	@if [ "$$(cat $(1)/.book-inputs 2>/dev/null)" != "$(INPUTS_HASH)" ]; then \
+	  echo "cgflow, data or benchmark records changed: every chapter in $(1) runs afresh"; \
+	  rm -rf $(1)/.jupyter_cache book/_results; mkdir -p $(1); echo $(INPUTS_HASH) > $(1)/.book-inputs; fi
+endef
+
 book: $(STAMP) $(MATHJAX)
+	$(call fresh_cache,_build)
 	CGFLOW_PROGRESS=0 $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
@@ -50,6 +61,7 @@ notebooks: $(STAMP)
 # The book built in fast mode into its own folder (its execution cache must never mix with the
 # teaching build's), opened page by page in headless Chromium.
 pages: $(STAMP) chromium $(MATHJAX)
+	$(call fresh_cache,_build/fast/_build)
 	CGFLOW_FAST=1 CGFLOW_PROGRESS=0 $(BIN)/jupyter-book build . --path-output _build/fast --warningiserror --keep-going --quiet
 	CGFLOW_BOOK_HTML=_build/fast/_build/html $(BIN)/python -m pytest tests/pages
 
