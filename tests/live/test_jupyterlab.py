@@ -181,8 +181,11 @@ def test_chapter_runs_in_jupyterlab(lab, browser, chapter):
             handle = explorer.locator(".noUi-handle").first
             handle.focus()
             page.keyboard.press("ArrowRight")   # moves the slider one step, as a student's arrow key does
-            page.wait_for_function("([image, old]) => image.getAttribute('src') !== old", arg=[picture.element_handle(), before],
-                                   timeout=120_000)
+            try:
+                page.wait_for_function("([image, old]) => image.getAttribute('src') !== old",
+                                       arg=[picture.element_handle(), before], timeout=120_000)
+            except playwright.TimeoutError:
+                pytest.fail(f"{chapter}: explorer {index} did not redraw its picture within 120 s of a slider move")
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{Path(chapter).stem}.png"), full_page=True)
