@@ -3,8 +3,11 @@
 :func:`fit` minimises a loss over mini-batches with Adam and a cosine learning-rate schedule,
 evaluates a validation loss after every epoch, keeps the parameters of the best validation
 epoch (early stopping after ``patience`` epochs without improvement) and shows a tqdm bar
-(hidden with ``CGFLOW_PROGRESS=0``, as in the static book and the unit tests). Training frames are shuffled *within* the training set;
-the split into training and validation data is contiguous (see ``CGDataset.split``).
+(hidden with ``CGFLOW_PROGRESS=0``, as in the static book and the unit tests). Training
+frames are shuffled *within* the training set; the split into training and validation data is
+contiguous (see ``CGDataset.split``). Under ``torchrun`` (see :mod:`cgflow.distributed`) every
+global batch is shared out among the processes and their gradients averaged, so that a run
+follows the same path on any number of processes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from ._version import __version__
 from .runtime import progress_bars
 
@@ -85,14 +89,18 @@ def _schedule(config: TrainingConfig, steps_per_epoch: int) -> Callable[[int], f
 
 def _mean_loss(model: torch.nn.Module, loss: LossFunction, data: Sequence[torch.Tensor], batch_size: int) -> float:
     """Frame-weighted mean of ``loss`` over ``data`` in batches (gradients are still enabled
-    because forces need autograd; nothing is stepped)."""
+    because forces need autograd; nothing is stepped); each process of a distributed run
+    evaluates its share and the totals are summed."""
     total, count = 0.0, 0
+    share = distributed.shard(len(data[0]))
+    data = [t[share] for t in data]
     n = len(data[0])
     for start in range(0, n, batch_size):
         batch = [t[start : start + batch_size] for t in data]
         value = loss(model, *batch)
         total += float(value.detach()) * len(batch[0])
         count += len(batch[0])
+    total, count = distributed.total(total, count)
     return total / count
 
 
@@ -122,27 +130,32 @@ def fit(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps_per_epoch))
     history = History()
     best_state, best_value, stale = None, math.inf, 0
-    show = progress_bars() if config.progress is None else config.progress
+    show = (progress_bars() if config.progress is None else config.progress) and distributed.is_main()
+    distributed.broadcast_state(model)
     start = time.perf_counter()
     epochs = tqdm(range(config.epochs), desc=description, disable=not show, unit="epoch")
     for epoch in epochs:
         order = torch.randperm(n, generator=generator).to(train_data[0].device)
         running = 0.0
         for step in range(steps_per_epoch):
-            index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            value = loss(model, *[t[index] for t in train_data])
-            if not torch.isfinite(value):
-                raise FloatingPointError(f"{description}: loss became {float(value.detach())} in epoch {epoch}, step {step}")
+            batch = order[step * config.batch_size : (step + 1) * config.batch_size]
+            index = batch[distributed.shard(len(batch))]  # this process's share of the global batch
             optimizer.zero_grad(set_to_none=True)
-            value.backward()
+            if len(index):
+                value = loss(model, *[t[index] for t in train_data])
+                distributed.check_finite(value, f"{description}, epoch {epoch}, step {step}")
+                value.backward()
+                running += float(value.detach()) * len(index)
+            else:
+                distributed.check_finite(torch.zeros(()), f"{description}, epoch {epoch}, step {step}")
+            distributed.average_gradients(model, len(index) / len(batch))
             if config.max_gradient_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_gradient_norm)
             optimizer.step()
             schedule.step()
             if after_step is not None:
                 after_step(model)
-            running += float(value.detach()) * len(index)
-        history.train.append(running / n)
+        history.train.append(distributed.total(running)[0] / n)
         history.learning_rate.append(schedule.get_last_lr()[0])
         monitored = history.train[-1]
         if validation_data is not None:
@@ -167,11 +180,10 @@ def fit(
 
 def save_checkpoint(path: Path | str, kind: str, config: dict, state: dict, extra: dict | None = None) -> None:
     """Write a checkpoint of a model of ``kind`` (e.g. ``"CGNet"``) with its configuration
-    (a dict of plain values), its ``state_dict`` and any extra tensors or values."""
-    torch.save(
-        {"format": CHECKPOINT_FORMAT, "kind": kind, "cgflow_version": __version__, "config": config, "state": state, "extra": extra or {}},
-        Path(path),
-    )
+    (a dict of plain values), its ``state_dict`` and any extra tensors or values; in a
+    distributed run rank 0 writes it and the others wait until it is there."""
+    content = {"format": CHECKPOINT_FORMAT, "kind": kind, "cgflow_version": __version__, "config": config, "state": state, "extra": extra or {}}
+    distributed.on_main(lambda: torch.save(content, Path(path)))
 
 
 def load_checkpoint(path: Path | str, kind: str) -> dict:
