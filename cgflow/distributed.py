@@ -5,7 +5,7 @@ or one ``torchrun`` per node under a cluster scheduler) and call :func:`initiali
 then :func:`cgflow.training.fit` (the teacher's ``fit`` and the student's alike) splits every
 global batch across the processes, averages the gradients and keeps the parameters identical
 on all of them; checkpoints are written by rank 0 only; :func:`sample` shards a flow's samples
-and gathers them. Without an initialised process group everything runs in one process, as
+and :func:`run_tempering` a simulation's parallel-tempering walkers, and both gather them. Without an initialised process group everything runs in one process, as
 before. Random draws inside a loss (the teacher's augmented channels) come from each process's
 global generator: after building the model with a common seed, seed each process differently
 (``seed_everything(seed + rank())``), or every process draws the same noise.
@@ -184,6 +184,44 @@ def sample(flow, n: int, seed: int, chunk: int = 4096):
         empty = flow.sample(1, generator=torch.Generator().manual_seed(seed))
         local = {name: getattr(empty, name)[:0] for name in fields}
     return FlowSample(*(gather(local[name]) for name in fields))
+
+
+#: Seed offset between the walkers' shares of a distributed parallel-tempering run.
+SEED_STRIDE = 7919
+
+
+def run_tempering(tempering, positions, n_steps: int, save_every: int = 100):
+    """Run a :class:`~cgflow.simulate.ParallelTempering` with its independent walkers shared
+    out among the processes and return the whole :class:`~cgflow.simulate.SimulationResult`
+    on every process, laid out as one process would (replicas walker after walker; positions
+    nm, energies kJ/mol). ``positions`` ``[n_walkers * n_temperatures, beads, 3]`` (nm). The
+    share of process ``r`` is exactly ``tempering`` with its walkers and the seed
+    ``tempering.seed + SEED_STRIDE * r``; swap acceptances are averaged over all walkers."""
+    import dataclasses
+
+    import numpy as np
+
+    rungs = len(tempering.temperatures)
+    walkers = range(tempering.n_walkers)[shard(tempering.n_walkers)]
+    mine = dataclasses.replace(tempering, n_walkers=len(walkers), seed=tempering.seed + SEED_STRIDE * rank(),
+                               progress=tempering.progress if is_main() else False)
+    slots = slice(walkers.start * rungs, walkers.stop * rungs)
+    result = mine.run(np.asarray(positions)[slots], n_steps, save_every)
+    if not active():
+        return result
+
+    def joined(per_replica: np.ndarray) -> np.ndarray:  # [frames, replicas, ...]: gather the replica axis
+        return gather(torch.as_tensor(np.ascontiguousarray(per_replica.swapaxes(0, 1)))).numpy().swapaxes(0, 1)
+
+    acceptance = np.nan_to_num(result.swap_acceptance) * len(walkers) / tempering.n_walkers
+    return dataclasses.replace(
+        result,
+        positions=joined(result.positions),
+        energies=joined(result.energies),
+        temperatures=np.tile(np.asarray(tempering.temperatures, dtype=np.float64), tempering.n_walkers),
+        swap_acceptance=np.asarray(total(*acceptance)),
+        speed_ns_per_day=total(result.speed_ns_per_day)[0] / world_size(),  # the processes' mean
+    )
 
 
 def _collective_device() -> torch.device:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import distributed
 from .cgnet import CGNet, CGNetConfig
 from .data import CGDataset
 from .flows import FlowConfig
@@ -154,7 +155,7 @@ def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, 
     )
     rng = np.random.default_rng(seed)
     chosen = starts[rng.choice(len(starts), n_walkers * len(ladder), replace=False)]
-    result = tempering.run(chosen, n_steps=n_steps, save_every=save_every())
+    result = distributed.run_tempering(tempering, chosen, n_steps=n_steps, save_every=save_every())  # walkers shared out under torchrun
     cold = tempering.coldest(result)[burn_in_frames() :]
     return ColdRun(np.ascontiguousarray(cold.swapaxes(0, 1)), result.swap_acceptance, result)
 

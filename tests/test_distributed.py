@@ -73,6 +73,27 @@ def test_sharded_samples_are_the_samples_of_one_process(tmp_path, float64):
     torch.testing.assert_close(shared["forces"], alone.forces, rtol=1e-10, atol=1e-9)
 
 
+def test_sharded_tempering_is_the_union_of_its_shares(tmp_path):
+    """Two processes: walkers 0-2 run on rank 0 with the seed, walkers 3-4 on rank 1 with the
+    seed + SEED_STRIDE; the gathered result is exactly those two runs side by side (each of
+    which test_simulate checks as physics), in one process's layout."""
+    import dataclasses
+
+    import numpy as np
+
+    done = torchrun("tempering", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shared = np.load(tmp_path / "tempering.npz")
+    worker = load_worker()
+    pt, starts = worker.TEMPERING, worker.tempering_starts()
+    first = dataclasses.replace(pt, n_walkers=3).run(starts[:9], n_steps=400, save_every=20)
+    second = dataclasses.replace(pt, n_walkers=2, seed=pt.seed + distributed.SEED_STRIDE).run(starts[9:], n_steps=400, save_every=20)
+    np.testing.assert_array_equal(shared["positions"], np.concatenate([first.positions, second.positions], axis=1))
+    np.testing.assert_array_equal(shared["energies"], np.concatenate([first.energies, second.energies], axis=1))
+    np.testing.assert_array_equal(shared["temperatures"], np.tile(pt.temperatures, 5))
+    np.testing.assert_allclose(shared["swap_acceptance"], (3 * first.swap_acceptance + 2 * second.swap_acceptance) / 5, rtol=1e-12)
+
+
 def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_its_name(tmp_path):
     done = torchrun("nan", tmp_path, timeout=120)
     assert done.returncode != 0

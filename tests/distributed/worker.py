@@ -2,7 +2,8 @@
 
 Tasks: ``fit`` (a CGNet force-matched on shipped alanine-dipeptide frames, float64),
 ``nan`` (a line fitted while rank 1's loss turns NaN at its fourth step), ``crash`` (rank 1 raises before training),
-``sample`` (a small untrained flow sampled in shards). Rank 0 writes the results under OUTPUT;
+``sample`` (a small untrained flow sampled in shards), ``tempering`` (parallel tempering of a
+harmonic well with its walkers shared out). Rank 0 writes the results under OUTPUT;
 the tests run the same functions in one process for comparison.
 """
 
@@ -12,9 +13,10 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from cgflow import data, distributed, flows, seed_everything
+from cgflow import data, distributed, flows, seed_everything, simulate
 from cgflow.cgnet import CGNet, CGNetConfig
 from cgflow import training
 from cgflow.training import TrainingConfig
@@ -61,6 +63,19 @@ def sample():
     return distributed.sample(flow, 1000, seed=7, chunk=300)
 
 
+def harmonic(x):
+    """U = k/2 |x|^2 with k = 1000 kJ/mol/nm^2 (kJ/mol, kJ/mol/nm)."""
+    return 500.0 * (x**2).sum((1, 2)), -1000.0 * x
+
+
+TEMPERING = simulate.ParallelTempering(harmonic, np.full(2, 12.0), np.array([300.0, 360.0, 430.0]), n_walkers=5, time_step=0.004, swap_every=10, seed=3, progress=False)
+
+
+def tempering_starts() -> np.ndarray:
+    """Starting positions of the 15 replicas ``[15, 2, 3]`` (nm)."""
+    return np.random.default_rng(0).normal(scale=0.05, size=(15, 2, 3))
+
+
 def main(task: str, output: Path) -> None:
     distributed.initialise()
     if task == "crash" and distributed.rank() == 1:
@@ -76,6 +91,11 @@ def main(task: str, output: Path) -> None:
         result = sample()
         if distributed.is_main():
             torch.save({"positions": result.positions, "forces": result.forces}, output / "sample.pt")
+    elif task == "tempering":
+        result = distributed.run_tempering(TEMPERING, tempering_starts(), n_steps=400, save_every=20)
+        if distributed.is_main():
+            np.savez(output / "tempering.npz", positions=result.positions, energies=result.energies,
+                     temperatures=result.temperatures, swap_acceptance=result.swap_acceptance)
     distributed.shutdown()
 
 
