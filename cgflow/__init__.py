@@ -6,8 +6,8 @@ J. Chem. Theory Comput. 2023, 19, 942. Units everywhere: nm, ps, amu, kJ/mol, K.
 
 Modules: ``units``, ``runtime``, ``geometry``, ``generalised``, ``cgmap``, ``manifest``, ``data``,
 ``toy``, ``scaling``, ``transforms``, ``flows``, ``training``, ``cgnet``, ``tempering``,
-``simulate``, ``analysis``, ``viz``, ``presets``, ``distributed`` (``torchrun``); ``datagen``
-needs OpenMM. The book's appendix "API reference" lists them all.
+``simulate``, ``analysis``, ``viz``, ``presets``, ``mapping`` and ``coarse_grain`` (your own
+molecule; ``python -m cgflow``), ``distributed`` (``torchrun``); ``datagen`` needs OpenMM. The book's appendix "API reference" lists them all.
 """
 
 from ._version import __version__
