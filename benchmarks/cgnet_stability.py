@@ -11,18 +11,27 @@ at phi > 0 (standard error over the independent walkers):
 - ``training``: one model per training seed: the spread that a reader who changes the seed sees;
 - ``simulation``: the first model, other simulation seeds: the noise of the simulation alone;
 - ``estimator``: training-block frames in as many contiguous blocks (walkers) of the same
-  length as a simulation, drawn at random: the noise of the estimators on exact samples.
+  length as a simulation, drawn at random: the noise of the estimators on exact samples;
+- ``data``: the book's recipe (training seed 0) on other draws of 20,000 training frames
+  (``presets.training_draw``: every 4th frame of the training block from frame 1, 2, ...,
+  disjoint from the book's frames and from each other): the noise of the data themselves,
+  which every training seed on one draw shares.
+
+``--kinds`` runs some of them; rows of the other kinds already in the file are kept when its
+settings are this run's.
 
 Prints the table and writes ``benchmarks/results/cgnet_stability.json``, which chapter 4
 reads. Run it on an idle machine; the rows carry their wall times.
 
     python benchmarks/cgnet_stability.py [--members 1 4] [--seeds 0 1 2 3 4] [--simulation-seeds 1 2 3]
+                                         [--data-draws 1 2] [--kinds training simulation estimator data]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -31,6 +40,9 @@ import torch
 
 from cgflow import analysis, data, presets, seed_everything
 from cgflow.cgnet import CGNet
+
+
+KINDS = ("training", "simulation", "estimator", "data")
 
 
 def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
@@ -53,6 +65,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds")
     parser.add_argument("--simulation-seeds", type=int, nargs="+", default=[1, 2, 3], help="extra simulations of the first model")
     parser.add_argument("--estimator-draws", type=int, default=5)
+    parser.add_argument("--data-draws", type=int, nargs="+", default=[1, 2], help="other draws of the training frames")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--output", type=Path, default=presets.BENCHMARK_RESULTS / "cgnet_stability.json")
     args = parser.parse_args()
     dataset = data.load("ala2")
@@ -66,43 +80,46 @@ def main() -> None:
         print(f"{row['members'] or '-':>7} {row['kind']:>10s} {row['seed']:4d} {row['kl']:7.3f} ± {row['kl_error']:.3f}"
               f" {row['alpha_l_percent']:7.2f} ± {row['alpha_l_error']:.2f} {row['seconds']:7.0f}", flush=True)
 
-    def simulate(model: CGNet, seed: int) -> tuple[analysis.RamachandranScores, float, int]:
+    def simulate(model: CGNet, seed: int) -> tuple[analysis.RamachandranScores, float]:
         start = time.perf_counter()
         run = presets.cold_frames(model.energy_and_forces, dataset.masses, frames.train.positions, seed)
+        assert run.frames.shape[1] == size, "the simulation's frames per walker differ from the preset's"
         scores = analysis.ramachandran_scores(reference, analysis.phi_psi(run.flat()), dataset.temperature, walkers)
-        return scores, time.perf_counter() - start, run.frames.shape[1]
+        return scores, time.perf_counter() - start
 
+    def train(members: int, seed: int, train_frames) -> tuple[CGNet, float, float]:
+        seed_everything(seed)
+        model = CGNet.from_data(train_frames.positions, presets.cgnet_config(dataset.n_beads, dataset.temperature, members))
+        history = model.fit(train_frames.positions, train_frames.forces, validation=(frames.valid.positions, frames.valid.forces),
+                            config=dataclasses.replace(presets.cgnet_training(seed), progress=False))
+        return model, history.seconds, min(history.validation)
+
+    size = presets.steps_per_replica() // presets.save_every() - presets.burn_in_frames()  # cold frames per walker
     print(f"{'members':>7s} {'kind':>10s} {'seed':>4s} {'KL (nats)':>15s} {'phi > 0 (%)':>14s} {'s':>7s}")
-    size = 0
     for members in args.members:
         first = None
-        for seed in args.seeds:
-            seed_everything(seed)
-            model = CGNet.from_data(frames.train.positions, presets.cgnet_config(dataset.n_beads, dataset.temperature, members))
-            history = model.fit(frames.train.positions, frames.train.forces, validation=(frames.valid.positions, frames.valid.forces),
-                                config=dataclasses.replace(presets.cgnet_training(seed), progress=False))
-            scores, seconds, size = simulate(model, 0)
-            report(as_row(members, "training", seed, scores, history.seconds + seconds, min(history.validation)))
-            if first is None:
-                first = model
-        for seed in args.simulation_seeds:
-            scores, seconds, _ = simulate(first, seed)
+        for seed in args.seeds if {"training", "simulation"} & set(args.kinds) else []:
+            if first is not None and "training" not in args.kinds:
+                break
+            model, training_seconds, validation = train(members, seed, frames.train)
+            if "training" in args.kinds:
+                scores, seconds = simulate(model, 0)
+                report(as_row(members, "training", seed, scores, training_seconds + seconds, validation))
+            first = first or model
+        for seed in args.simulation_seeds if "simulation" in args.kinds else []:
+            scores, seconds = simulate(first, seed)
             report(as_row(members, "simulation", seed, scores, seconds))
+    for draw in args.data_draws if "data" in args.kinds else []:
+        model, training_seconds, validation = train(presets.CGNET_MEMBERS, 0, presets.training_draw(frames, draw))
+        scores, seconds = simulate(model, 0)
+        report(as_row(presets.CGNET_MEMBERS, "data", draw, scores, training_seconds + seconds, validation))
     training_block = analysis.phi_psi(frames.training_block.positions)
-    for draw in range(args.estimator_draws):
+    for draw in range(args.estimator_draws) if "estimator" in args.kinds else []:
         starts = np.random.default_rng(draw).choice(len(training_block) - size, walkers, replace=False)
         exact = np.concatenate([training_block[s : s + size] for s in starts])
         report(as_row(None, "estimator", draw, analysis.ramachandran_scores(reference, exact, dataset.temperature, walkers), 0.0))
     truth = 100 * np.mean(reference[:, 0] > 0)
     print(f"\nground truth (held out): phi > 0 {truth:.2f} %")
-    for members in [*args.members, None]:
-        for kind in ("training", "simulation", "estimator"):
-            chosen = [r for r in rows if r["members"] == members and r["kind"] == kind]
-            if chosen:
-                kl = [r["kl"] for r in chosen]
-                deviation = max(abs(r["alpha_l_percent"] - truth) for r in chosen)
-                print(f"members {members or '-'} {kind:>10s}: KL {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
-                      f" phi > 0 deviates from the ground truth by at most {deviation:.2f} points")
     settings = {
         "n_train": len(frames.train),
         "cgnet": dataclasses.asdict(presets.cgnet_config(dataset.n_beads, dataset.temperature)),
@@ -113,6 +130,18 @@ def main() -> None:
         "ground_truth_alpha_l_percent": round(truth, 3),
         "torch_threads": torch.get_num_threads(),
     }
+    if args.output.exists():
+        previous = json.loads(args.output.read_text())
+        if previous["settings"] == settings:
+            rows = [r for r in previous["rows"] if r["kind"] not in args.kinds] + rows
+    for members in sorted({r["members"] for r in rows}, key=lambda m: m or 0):
+        for kind in KINDS:
+            chosen = [r for r in rows if r["members"] == members and r["kind"] == kind]
+            if chosen:
+                kl = [r["kl"] for r in chosen]
+                deviation = max(abs(r["alpha_l_percent"] - truth) for r in chosen)
+                print(f"members {members or '-'} {kind:>10s}: KL {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
+                      f" phi > 0 deviates from the ground truth by at most {deviation:.2f} points")
     presets.save_benchmark_record(args.output, settings, rows)
 
 

@@ -60,6 +60,22 @@ def ala2_frames(dataset: CGDataset, n_train: int = N_TRAIN) -> Ala2Frames:
     return Ala2Frames(training, training.subsample(n_train), held_out.subsample(pick(5_000, 2_000)), held_out)
 
 
+def training_draw(frames: Ala2Frames, draw: int) -> CGDataset:
+    """Another set of ``len(frames.train)`` training frames, sharing none with the book's
+    ``frames.train`` nor with other draws: of the training-block frames that the book does not
+    train on, every k-th from the ``draw``-th (1 <= draw <= k, k = their number // the set's
+    size), so that each draw spreads over every trajectory. Models trained on different
+    draws show the noise of the data themselves."""
+    n = len(frames.train)
+    block = frames.training_block
+    book = np.unique(np.linspace(0, len(block) - 1, n).round().astype(np.int64))  # as CGDataset.subsample
+    rest = np.setdiff1d(np.arange(len(block)), book)
+    stride = len(rest) // n
+    if not 1 <= draw <= stride:
+        raise ValueError(f"draw must lie in 1..{stride} for sets of {n} of {len(block)} frames, got {draw}")
+    return block.select(rest[draw - 1 :: stride][:n])
+
+
 #: Networks in the CGnet ensemble. One network's free energy depends strongly on its seed
 #: (chapter 4, ``benchmarks/cgnet_stability.py``); the mean of four independently trained
 #: members depends on it much less (KL spread over five seeds 2.1-fold instead of 6-fold).
@@ -120,6 +136,11 @@ def burn_in_frames() -> int:
     return pick(100, 50)
 
 
+def steps_per_replica() -> int:
+    """Langevin steps per replica of a CG simulation (40 ps; 4 ps in fast mode)."""
+    return pick(20_000, 2_000)
+
+
 def walkers() -> int:
     """Independent parallel-tempering ladders of a CG simulation."""
     return pick(32, 8)
@@ -148,7 +169,7 @@ def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, 
     replicas are drawn without replacement; masses in amu; ``n_steps`` (default 20,000, i.e.
     40 ps) per replica."""
     n_walkers = walkers()
-    n_steps = n_steps or pick(20_000, 2_000)
+    n_steps = n_steps or steps_per_replica()
     ladder = geometric_ladder(*TEMPERING_RANGE, TEMPERING_RUNGS)
     tempering = ParallelTempering(
         force_field, masses, ladder, n_walkers=n_walkers, time_step=TIME_STEP, friction=1.0, swap_every=50, seed=seed

@@ -1,5 +1,7 @@
 """The book's shared settings: the split, the fast-mode switch, and the tempering protocol."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,22 @@ def test_ala2_frames_hold_out_the_last_fifth_of_every_trajectory(dataset):
     # No held-out frame is among the training frames.
     held_out = {row.tobytes() for row in frames.held_out.positions[:, 2]}
     assert not any(row.tobytes() in held_out for row in frames.train.positions[:, 2])
+
+
+def test_training_draws_share_no_frame_with_the_book_nor_each_other(dataset):
+    numbered = dataclasses.replace(dataset, positions=dataset.positions.copy())
+    numbered.positions[:, 0, 0] = np.arange(len(dataset))  # every frame carries its index
+    frames = presets.ala2_frames(numbered)
+    sets = [frames.train] + [presets.training_draw(frames, draw) for draw in (1, 2, 3)]
+    indices = [set(s.positions[:, 0, 0].astype(int)) for s in sets]
+    assert all(len(i) == len(frames.train) for i in indices)
+    block = set(frames.training_block.positions[:, 0, 0].astype(int))
+    for a in range(4):
+        assert indices[a] <= block
+        for b in range(a):
+            assert not indices[a] & indices[b]
+    with pytest.raises(ValueError, match="draw must lie in 1..3"):
+        presets.training_draw(frames, 4)
 
 
 def test_cold_frames_are_the_coldest_replicas_walker_after_walker(dataset):
