@@ -100,6 +100,25 @@ def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_
     np.testing.assert_array_equal(np.load(datagen.chunk_path(resumed, 1, 1))["positions"], original)
 
 
+def test_ladders_run_as_separate_jobs_assemble_the_same_dataset(generated, tmp_path):
+    """A cluster array: one job per trajectory sharing a work folder; the job that completes
+    the last trajectory assembles, and the dataset is the one generated in one go."""
+    workdir, data_dir = generated
+    shared, out = tmp_path / "work", tmp_path / "data"
+    assert datagen.generate(TINY, shared, out, processes=1, only=[1]) == []  # trajectory 0 has not run yet
+    assert not out.exists() or not any(out.rglob("*.npz"))
+    for chunk in range(TINY.chunks_per_trajectory):  # trajectory 0, as another job would have written it
+        datagen.chunk_path(shared, 0, chunk).parent.mkdir(parents=True, exist_ok=True)
+        datagen.chunk_path(shared, 0, chunk).write_bytes(datagen.chunk_path(workdir, 0, chunk).read_bytes())
+    written = datagen.generate(TINY, shared, out, processes=1, only=[0])
+    assert written
+    ours, theirs = np.load(out / "ala2" / "ala2_cg.npz"), np.load(data_dir / "ala2" / "ala2_cg.npz")
+    np.testing.assert_array_equal(ours["positions"], theirs["positions"])
+    np.testing.assert_array_equal(ours["forces"], theirs["forces"])
+    with pytest.raises(ValueError, match="no \\[2\\]"):
+        datagen.generate(TINY, shared, out, processes=1, only=[2])
+
+
 def test_assembly_refuses_incomplete_trajectories(generated, tmp_path):
     workdir, _ = generated
     with pytest.raises(RuntimeError, match="incomplete"):

@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trajectories", type=int, default=None, help="override the number of trajectories")
     parser.add_argument("--length-ps", type=float, default=None, help="override the trajectory length (ps)")
     parser.add_argument("--chunk-ps", type=float, default=None, help="override the chunk length (ps)")
+    parser.add_argument("--only", type=int, nargs="+", default=None,
+                        help="run only these trajectories (one per job of a cluster array, sharing --workdir); the job that completes the last one assembles")
     args = parser.parse_args(argv)
     overrides = {
         key: value
@@ -33,8 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     recipe = dataclasses.replace(RECIPES[args.name], **overrides)
     workdir = args.workdir or args.data_dir / "_work" / recipe.name
-    for path in generate(recipe, workdir, args.data_dir, args.processes):
+    written = generate(recipe, workdir, args.data_dir, args.processes, only=args.only)
+    for path in written:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if not written:
+        print(f"trajectories {args.only} are complete; others are still running or missing, so nothing is assembled yet")
     return 0
 
 
