@@ -149,7 +149,8 @@ def _markdown(report: dict) -> str:
     lines = [
         f"# cgflow report: {data['name']}",
         "",
-        f"{data['frames']} frames of {data['beads']} beads at {data['temperature_K']:g} K from {data['source']};"
+        f"{data['frames']} frames of {data['beads']} beads at {data['temperature_K']:g} K from"
+        f" {', '.join(Path(p).name for p in data['source'].split(', '))};"
         f" {data['training_frames']} training frames, {data['held_out_frames']} held out (the ground truth).",
         "",
         "KL(ground truth || model) of each dihedral's distribution (nats, 60 bins):",

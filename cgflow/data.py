@@ -219,12 +219,12 @@ def load_allatom(name: str, directory: Path | None = None) -> mdtraj.Trajectory:
     directory, files = _dataset_files(name, directory)
     topology = verify_file(directory, name, files["allatom_topology"])
     trajectory = verify_file(directory, name, files["allatom_trajectory"])
-    with _silent_c_stdout():  # mdtraj's DCD reader prints plugin banners from C
+    with silent_c_stdout():  # mdtraj's DCD reader prints plugin banners from C
         return mdtraj.load(str(trajectory), top=str(topology))
 
 
 @contextlib.contextmanager
-def _silent_c_stdout():
+def silent_c_stdout():
     """Send what C code writes to file descriptor 1 to /dev/null for the duration."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -284,7 +284,7 @@ def from_npz(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such data file: {path}")
-    length_scale, force_scale = _unit_scale(length_unit, LENGTH_UNITS, "length"), _unit_scale(force_unit, FORCE_UNITS, "force")
+    length_scale, force_scale = unit_scale(length_unit, LENGTH_UNITS, "length"), unit_scale(force_unit, FORCE_UNITS, "force")
     with np.load(path) as arrays:
         if "positions" not in arrays:
             raise ValueError(f"{path}: no 'positions' array (found {sorted(arrays.files)})")
@@ -327,7 +327,9 @@ def from_trajectories(
     )
 
 
-def _unit_scale(unit: str, table: dict[str, float], what: str) -> float:
+def unit_scale(unit: str, table: dict[str, float], what: str) -> float:
+    """The factor from ``unit`` into cgflow's unit, from ``table`` (``LENGTH_UNITS`` or
+    ``FORCE_UNITS``); an unknown unit is refused with the known ones."""
     if unit not in table:
         raise ValueError(f"unknown {what} unit {unit!r}; known: {sorted(table)}")
     return table[unit]

@@ -19,7 +19,7 @@ import mdtraj
 import numpy as np
 
 from .cgmap import cg_topology, force_map_matrix
-from .data import FORCE_UNITS, CGDataset, _unit_scale
+from .data import FORCE_UNITS, CGDataset, silent_c_stdout, unit_scale
 
 #: Bonded bead distances outside this range (nm) mean the positions are not in nm (Angstrom
 #: data are ten times too large) or the selection is not a chain of bonded neighbours.
@@ -45,7 +45,8 @@ def read_trajectory(path: Path | str, topology: Path | str, stride: int = 1) -> 
     if not path.exists():
         raise FileNotFoundError(f"no trajectory file at {path}")
     try:
-        trajectory = mdtraj.load(str(path), top=str(topology), stride=stride)
+        with silent_c_stdout():  # the DCD reader prints banners and warnings from C
+            trajectory = mdtraj.load(str(path), top=str(topology), stride=stride)
     except Exception as error:
         raise ValueError(f"{path}: cannot be read as a trajectory of {topology}: {error}") from error
     promised = _dcd_frames_in_header(path)
@@ -62,6 +63,7 @@ def map_allatom(
     forces: list[Path | str] | None = None,
     force_unit: str = "kJ/mol/nm",
     stride: int = 1,
+    time_step: float | None = None,
     name: str | None = None,
 ) -> CGDataset:
     """A :class:`CGDataset` of beads on the atoms ``selection`` picks (positions nm), from one
@@ -69,13 +71,15 @@ def map_allatom(
     mdtraj takes as ``top``) at ``temperature`` (K). ``forces``: optional, one ``.npy`` file
     per trajectory with the all-atom forces ``[frames, atoms, 3]`` in ``force_unit``, frame
     for frame as saved with the positions (before ``stride``); they are aggregated onto the
-    beads (constraint-aware, ``cgflow.cgmap``) and converted to kJ/mol/nm."""
+    beads (constraint-aware, ``cgflow.cgmap``) and converted to kJ/mol/nm. ``time_step``: ps
+    between the frames read (after ``stride``); by default taken from files that store times
+    (XTC, TRR, HDF5), and unknown for DCD files, whose times mdtraj cannot read reliably."""
     paths = [Path(p) for p in trajectories]
     if not paths:
         raise ValueError("no trajectory files given")
     if forces is not None and len(forces) != len(paths):
         raise ValueError(f"{len(forces)} force files for {len(paths)} trajectories; give one per trajectory, in the same order")
-    scale = _unit_scale(force_unit, FORCE_UNITS, "force")
+    scale = unit_scale(force_unit, FORCE_UNITS, "force")
     parts = [read_trajectory(path, topology, stride) for path in paths]
     atoms_topology = parts[0].topology
     beads = bead_atoms(atoms_topology, selection)
@@ -90,7 +94,7 @@ def map_allatom(
         topology=cg_topology(atoms_topology, beads),
         temperature=temperature,
         trajectory_lengths=[part.n_frames for part in parts],
-        time_step=float(parts[0].timestep) if parts[0].n_frames > 1 else None,
+        time_step=time_step if time_step is not None else _stored_time_step(paths[0], parts[0]),
         name=name or paths[0].stem,
         source=", ".join(str(p) for p in paths),
     )
@@ -136,6 +140,13 @@ def _read_forces(path: Path, trajectory: mdtraj.Trajectory, stride: int) -> np.n
     if bad.any():
         raise ValueError(f"{path}: forces contain NaN or infinite values (first in frame {int(np.argwhere(bad)[0][0]) * stride})")
     return forces
+
+
+def _stored_time_step(path: Path, trajectory: mdtraj.Trajectory) -> float | None:
+    """ps between frames as the file stores them, or None (DCD, or a single frame)."""
+    if path.suffix.lower() == ".dcd" or trajectory.n_frames < 2:
+        return None
+    return float(trajectory.timestep)
 
 
 def _dcd_frames_in_header(path: Path) -> int | None:

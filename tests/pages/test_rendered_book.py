@@ -31,6 +31,7 @@ CHAPTERS = {
     "book/04_force_matching.html": (3, True),
     "book/05_teacher.html": (3, True),
     "book/06_flow_matching.html": (2, True),
+    "book/09_your_molecule.html": (1, True),
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The text of a tqdm bar ("  0%|          | 0/20000 [00:00<?, ?step/s]"), which a static page
