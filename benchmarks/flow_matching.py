@@ -80,14 +80,11 @@ def main() -> None:
         report(seed, "teacher", analysis.phi_psi(sample.positions.numpy()), time.perf_counter() - start, outlier_percent=round(outliers, 3))
 
         trained = {}
-        for name, (positions, forces) in {"flow_cgnet": (sample.positions, sample.forces),
-                                          "cgnet": (frames.train.positions, frames.train.forces)}.items():
-            seed_everything(seed)
+        config = presets.cgnet_config(dataset.n_beads, dataset.temperature)
+        for name, (positions, forces, validation) in {"flow_cgnet": (sample.positions, sample.forces, None),
+                                                      "cgnet": (frames.train.positions, frames.train.forces, (frames.valid.positions, frames.valid.forces))}.items():
             start = time.perf_counter()
-            model = CGNet.from_data(frames.train.positions, presets.cgnet_config(dataset.n_beads, dataset.temperature))
-            cut = int(0.9 * len(positions)) if name == "flow_cgnet" else len(positions)
-            validation = (positions[cut:], forces[cut:]) if name == "flow_cgnet" else (frames.valid.positions, frames.valid.forces)
-            model.fit(positions[:cut], forces[:cut], validation=validation, config=dataclasses.replace(presets.cgnet_training(seed), progress=False))
+            model = presets.force_match(frames.train.positions, positions, forces, config, seed, validation=validation, progress=False)
             trained[name] = (model, time.perf_counter() - start)
         for name, (model, training_seconds) in trained.items():
             values, seconds, nanoseconds = simulate(model, seed)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from . import analysis, flows, presets, viz
-from .cgnet import CGNet
 from .data import CGDataset
 from .geometry import ChainIC
 from .runtime import seed_everything
@@ -87,22 +86,17 @@ def _run(dataset: CGDataset, folder: Path, seed: int) -> dict:
     teacher.save(folder / "teacher.pt")
     seconds["teacher"] = time.perf_counter() - start
 
-    trained = {"flow_cgnet": (sample.positions, sample.forces)}
+    trained = {"flow_cgnet": (sample.positions, sample.forces, None)}
     if dataset.forces is not None:
-        trained["cgnet"] = (train.positions, train.forces)
+        trained["cgnet"] = (train.positions, train.forces, (valid.positions, valid.forces))
     else:
         say("no forces in the data: the force-matching baseline is skipped")
     models = {}
-    for name, (positions, forces) in trained.items():
-        seed_everything(seed)
+    for name, (positions, forces, validation) in trained.items():
         start = time.perf_counter()
         say(f"{name}: force matching on {len(positions)} configurations")
-        model = CGNet.from_data(train.positions, cgnet_config(n_beads, temperature))
-        cut = int(0.9 * len(positions)) if name == "flow_cgnet" else len(positions)
-        validation = (positions[cut:], forces[cut:]) if name == "flow_cgnet" else (valid.positions, valid.forces)
-        model.fit(positions[:cut], forces[:cut], validation=validation, config=presets.cgnet_training(seed))
-        model.save(folder / f"{name}.pt")
-        models[name] = model
+        models[name] = presets.force_match(train.positions, positions, forces, cgnet_config(n_beads, temperature), seed, validation=validation)
+        models[name].save(folder / f"{name}.pt")
         seconds[name] = time.perf_counter() - start
 
     reference = dihedrals(held_out.positions)

@@ -21,6 +21,7 @@ import datetime
 import inspect
 import json
 import subprocess
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from . import distributed
 from .cgnet import CGNet, CGNetConfig
 from .data import CGDataset
 from .flows import FlowConfig
-from .runtime import pick
+from .runtime import pick, seed_everything
 from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
 from .training import TrainingConfig
 
@@ -111,6 +112,21 @@ def teacher_training(seed: int = 0) -> TrainingConfig:
     return TrainingConfig(
         epochs=pick(30, 3), batch_size=128, learning_rate=2e-3, warmup_epochs=pick(2, 1), patience=None, max_gradient_norm=10.0, seed=seed
     )
+
+
+def force_match(prior_positions, positions, forces, config: CGNetConfig, seed: int, validation=None, progress: bool | None = None) -> CGNet:
+    """A CGnet of ``config`` (prior fitted to ``prior_positions``, nm) trained with
+    :func:`cgnet_training` on ``positions`` (nm) and ``forces`` (kJ/mol/nm): all-atom frames
+    for the baseline, teacher samples for the Flow-CGnet. ``validation``: ``(positions,
+    forces)``, or None to hold out the last 10 % of the given ones (teacher samples are
+    independent draws, so any 10 % will do)."""
+    seed_everything(seed)
+    model = CGNet.from_data(prior_positions, config)
+    if validation is None:
+        cut = int(0.9 * len(positions))
+        positions, forces, validation = positions[:cut], forces[:cut], (positions[cut:], forces[cut:])
+    model.fit(positions, forces, validation=validation, config=dataclasses.replace(cgnet_training(seed), progress=progress))
+    return model
 
 
 def student_samples() -> int:
