@@ -75,26 +75,26 @@ def _run(dataset: CGDataset, folder: Path, seed: int) -> dict:
     valid = held_out.subsample(min(len(held_out), 5_000))
     temperature, n_beads = dataset.temperature, dataset.n_beads
     seconds: dict[str, float] = {}
-    say = print
 
     seed_everything(seed)
     start = time.perf_counter()
-    say(f"teacher: {len(train)} training frames")
+    print(f"teacher: {len(train)} training frames")
     teacher = flows.AugmentedFlow.from_data(train.positions, presets.teacher_config(n_beads, temperature))
     teacher.fit(train.positions, valid.positions, presets.teacher_training(seed))
     sample = teacher.sample(presets.student_samples(), generator=torch.Generator().manual_seed(seed))
     teacher.save(folder / "teacher.pt")
     seconds["teacher"] = time.perf_counter() - start
 
-    trained = {"flow_cgnet": (sample.positions, sample.forces, None)}
+    student = presets.flow_matching_set(teacher, sample, seed)
+    trained = {"flow_cgnet": (student.positions, student.forces, None)}
     if dataset.forces is not None:
         trained["cgnet"] = (train.positions, train.forces, (valid.positions, valid.forces))
     else:
-        say("no forces in the data: the force-matching baseline is skipped")
+        print("no forces in the data: the force-matching baseline is skipped")
     models = {}
     for name, (positions, forces, validation) in trained.items():
         start = time.perf_counter()
-        say(f"{name}: force matching on {len(positions)} configurations")
+        print(f"{name}: force matching on {len(positions)} configurations")
         models[name] = presets.force_match(train.positions, positions, forces, cgnet_config(n_beads, temperature), seed, validation=validation)
         models[name].save(folder / f"{name}.pt")
         seconds[name] = time.perf_counter() - start
@@ -103,7 +103,7 @@ def _run(dataset: CGDataset, folder: Path, seed: int) -> dict:
     ensembles = {"ground truth": reference, "flow": dihedrals(sample.positions.numpy())}
     for name, model in models.items():
         start = time.perf_counter()
-        say(f"{name}: parallel tempering")
+        print(f"{name}: parallel tempering")
         run = presets.cold_frames(model.energy_and_forces, dataset.masses, train.positions, seed)
         ensembles[{"flow_cgnet": "Flow-CGnet", "cgnet": "CGnet"}[name]] = dihedrals(run.flat())
         seconds[f"{name}_simulation"] = time.perf_counter() - start
@@ -118,7 +118,7 @@ def _run(dataset: CGDataset, folder: Path, seed: int) -> dict:
                     "training_frames": len(train), "held_out_frames": len(held_out)},
         "settings": {"teacher": dataclasses.asdict(presets.teacher_config(n_beads, temperature)),
                      "teacher_training": dataclasses.asdict(presets.teacher_training(seed)),
-                     "samples": presets.student_samples(),
+                     "student_set": presets.flow_matching_settings(),
                      "cgnet": dataclasses.asdict(cgnet_config(n_beads, temperature)),
                      "cgnet_training": dataclasses.asdict(presets.cgnet_training(seed)), "seed": seed},
         "rows": rows,

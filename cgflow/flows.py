@@ -255,6 +255,11 @@ class FlowSample:
         return FlowSample(self.positions[keep], self.eta[keep], self.energy[keep], self.forces[keep])
 
 
+def standard_normal_log_prob(eta: torch.Tensor) -> torch.Tensor:
+    """``log N(eta; 0, I)`` ``[n]`` of augmented channels ``[n, A]``."""
+    return -0.5 * (eta**2).sum(-1) - 0.5 * LOG_TWO_PI * eta.shape[-1]
+
+
 def filter_by_force(sample: FlowSample, max_force: float) -> tuple[FlowSample, float]:
     """Drop samples with any bead force above ``max_force`` (kJ/mol/nm): rare samples from
     the flow's low-density fringe carry huge forces that would dominate a force-matching
@@ -332,13 +337,45 @@ class AugmentedFlow(Checkpointable, nn.Module):
         """Mean variational bound on ``-log p(x)``: ``E_eta[-log p(x, eta) + log N(eta; 0, I)]``
         with one ``eta ~ N(0, I)`` per frame (eq. 8), in nats."""
         eta = torch.randn(len(x), self.config.n_augmented, dtype=x.dtype, device=x.device)
-        log_q = -0.5 * (eta**2).sum(-1) - 0.5 * LOG_TWO_PI * self.config.n_augmented
-        return (log_q - self.log_prob(x, eta)).mean()
+        return (standard_normal_log_prob(eta) - self.log_prob(x, eta)).mean()
 
     def energy_and_forces(self, x: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Joint energy ``V = -kT log p(x, eta)`` (kJ/mol) and forces ``-dV/dx`` (kJ/mol/nm), eq. 9."""
         eta = eta.detach()
         return energy_and_forces(lambda x: -kT(self.config.temperature) * self.log_prob(x, eta), x)
+
+    def marginal_energy_and_forces(
+        self, x: torch.Tensor, n_eta: int = 8, batch_size: int = 1024, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The teacher's free energy ``F(x) = -kT log p(x)`` (kJ/mol, up to a constant) and its
+        forces ``-dF/dx`` (kJ/mol/nm) at any positions ``x`` ``[n, N, 3]`` (nm), with the
+        effective sample size ``[n]`` of the weights below.
+
+        ``p(x) = E_{eta ~ N(0, I)}[p(x, eta) / N(eta)]`` is estimated with ``n_eta`` draws per
+        frame, so the force is the mean of the joint forces (eq. 9) weighted by ``w_k ~ p(x,
+        eta_k) / N(eta_k)``, normalised over k: a self-normalised importance-sampling estimate
+        of eq. 10's conditional mean, with a bias of order 1 / n_eta. A joint force at one
+        ``eta ~ N(0, I)`` is a valid label only when ``eta`` comes from ``p(eta | x)``, as it
+        does for the flow's own samples; these labels are valid wherever ``x`` comes from."""
+        parts = []
+        device = self.is_circle.device
+        source = generator.device if generator is not None else device
+        n_augmented = self.config.n_augmented
+        for start in range(0, len(x), batch_size):
+            chunk = x[start : start + batch_size]
+            eta = torch.randn(n_eta * len(chunk), n_augmented, generator=generator, device=source, dtype=x.dtype).to(device)
+            log_weights = []
+
+            def free_energy(positions: torch.Tensor) -> torch.Tensor:  # called at once, in this iteration
+                repeated = positions.repeat(n_eta, 1, 1)
+                log_w = (self.log_prob(repeated, eta) - standard_normal_log_prob(eta)).reshape(n_eta, len(positions))
+                log_weights.append(log_w.detach())
+                return -kT(self.config.temperature) * (torch.logsumexp(log_w, dim=0) - math.log(n_eta))
+
+            energy, forces = energy_and_forces(free_energy, chunk)
+            weights = torch.softmax(log_weights[0], dim=0)
+            parts.append((energy, forces, 1.0 / (weights**2).sum(0)))
+        return tuple(torch.cat(values) for values in zip(*parts))
 
     @torch.no_grad()
     def sample(self, n: int, batch_size: int = 4096, generator: torch.Generator | None = None) -> FlowSample:

@@ -8,7 +8,8 @@ nm, ps, amu, kJ/mol, K.
   out), the 20,000 training frames of Fig. 3b and a validation subsample.
 - :func:`cgnet_config`, :func:`cgnet_training`: the CGnet recipe of chapters 4 and 6 (trained
   with ``CGNet.fit``'s default loss on generalised forces).
-- :func:`student_samples`: how many teacher samples the Flow-CGnet learns from.
+- :func:`student_samples`, :func:`flow_matching_set`: the Flow-CGnet's training set, teacher
+  samples plus points spread across the torsional barriers with marginal-force labels.
 - :func:`teacher_config`, :func:`teacher_training`: the flow of chapters 5 and 6.
 - :func:`cold_frames`: parallel tempering of a CG model, returning its 300 K frames per walker.
 - :func:`benchmark_record`, :func:`save_benchmark_record`: the committed results of a
@@ -26,13 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import distributed
 from .cgnet import CGNet, CGNetConfig
 from .data import CGDataset
-from .flows import FlowConfig
+from .flows import AugmentedFlow, FlowConfig, FlowSample
 from .runtime import pick, seed_everything
 from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
+from .student_set import StudentSet, student_set
 from .training import TrainingConfig
 
 #: Where ``benchmarks/*.py`` write the results that chapters read (in the repository).
@@ -130,9 +133,35 @@ def force_match(prior_positions, positions, forces, config: CGNetConfig, seed: i
 
 
 def student_samples() -> int:
-    """Teacher samples (with their forces) that the Flow-CGnet is trained on; 10 % of them
-    validate."""
+    """Teacher samples (with their forces) that the Flow-CGnet is trained on."""
     return pick(60_000, 6_000)
+
+
+#: Spread points of the student's training set (``cgflow.student_set``): torsions moved by
+#: N(0, SPREAD_SCALE^2) rad, labelled with the teacher's marginal force from MARGINAL_ETA
+#: draws of eta, dropped above SPREAD_MAX_FORCE (kJ/mol/nm).
+SPREAD_SCALE = 0.6
+MARGINAL_ETA = 8
+SPREAD_MAX_FORCE = 5_000.0
+
+
+def spread_points() -> int:
+    """Spread points added to the student's :func:`student_samples` teacher samples."""
+    return pick(20_000, 2_000)
+
+
+def flow_matching_set(teacher: AugmentedFlow, sample: FlowSample, seed: int) -> StudentSet:
+    """The Flow-CGnet's training set: the teacher's ``sample`` plus :func:`spread_points`
+    points spread across the torsional barriers with marginal-force labels, shuffled (10 %
+    of it validates in :func:`force_match`)."""
+    generator = torch.Generator().manual_seed(seed)
+    return student_set(teacher, sample, spread_points(), SPREAD_SCALE, MARGINAL_ETA, SPREAD_MAX_FORCE, generator)
+
+
+def flow_matching_settings() -> dict:
+    """The student-set settings, for benchmark records."""
+    return {"samples": student_samples(), "spread_points": spread_points(), "spread_scale": SPREAD_SCALE,
+            "marginal_eta": MARGINAL_ETA, "spread_max_force": SPREAD_MAX_FORCE}
 
 
 #: Parallel tempering of the CG models: a geometric ladder over these temperatures (K).

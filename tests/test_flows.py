@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cgflow import cgnet, flows, generalised, training
+from cgflow.geometry import energy_and_forces
 from cgflow.units import kT
 
 
@@ -130,6 +131,43 @@ def test_torsions_first_flow_lets_the_augmented_channels_act_on_torsions_only(fl
         assert stiff < 1e-9   # double precision round-off of a 9 x 9 solve
     else:
         assert stiff > 1e-3
+
+
+def test_marginal_force_is_the_eta_average_of_eq_10(flow):
+    """The marginal free energy F(x) = -kT log p(x) by importance sampling over eta:
+    with one draw it is the joint energy plus kT log N(eta) and its force the joint force;
+    its forces are -dF/dx; with many draws it approaches F and -dF/dx computed by quadrature
+    over eta (a 161 x 161 grid on [-8, 8]^2; the base mass beyond 8 sigma is negligible)."""
+    x = chains(3, seed=12)
+    energy, forces, ess = flow.marginal_energy_and_forces(x, n_eta=1, generator=torch.Generator().manual_seed(3))
+    eta = torch.randn(3, 2, generator=torch.Generator().manual_seed(3))
+    joint_energy, joint_forces = flow.energy_and_forces(x, eta)
+    assert torch.allclose(energy, joint_energy + kT(300.0) * flows.standard_normal_log_prob(eta), atol=1e-9)
+    assert torch.allclose(forces, joint_forces, atol=1e-9) and torch.equal(ess, torch.ones(3))
+
+    step = 1e-6
+    plus, minus = x.clone(), x.clone()
+    plus[1, 3, 0] += step
+    minus[1, 3, 0] -= step
+    energy, forces, ess = flow.marginal_energy_and_forces(x, n_eta=16, generator=torch.Generator().manual_seed(4))
+    shifted = [flow.marginal_energy_and_forces(y, n_eta=16, generator=torch.Generator().manual_seed(4))[0][1] for y in (plus, minus)]
+    assert float(forces[1, 3, 0]) == pytest.approx(-float(shifted[0] - shifted[1]) / (2 * step), rel=1e-5, abs=1e-4)
+    assert ((ess >= 1.0) & (ess <= 16.0)).all()
+
+    grid = torch.linspace(-8.0, 8.0, 161)
+    etas = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), dim=-1).reshape(-1, 2)
+    cell = float(grid[1] - grid[0]) ** 2
+
+    def exact(positions):  # -kT log of the quadrature of p(x, eta) over eta
+        log_p = flow.log_prob(positions.repeat_interleave(len(etas), dim=0), etas.repeat(len(positions), 1))
+        return -kT(300.0) * (torch.logsumexp(log_p.reshape(len(positions), -1), dim=1) + math.log(cell))
+
+    exact_energy, exact_forces = energy_and_forces(exact, x)
+    energy, forces, _ = flow.marginal_energy_and_forces(x, n_eta=4096, generator=torch.Generator().manual_seed(5))
+    print("free-energy error (kJ/mol)", (energy - exact_energy).tolist(), "force error (kJ/mol/nm)",
+          float((forces - exact_forces).abs().max()), "force scale", float(exact_forces.abs().max()))
+    assert torch.allclose(energy, exact_energy, atol=0.1)   # measured errors 0.01-0.04 kJ/mol (the log of a 4096-draw mean)
+    assert float((forces - exact_forces).abs().max()) < 0.01 * float(exact_forces.abs().max())
 
 
 def test_structures_check_their_coordinates():

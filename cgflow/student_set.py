@@ -1,0 +1,78 @@
+"""Where the student learns: the teacher's samples, plus points spread across the barriers.
+
+The teacher's samples crowd into its basins; the barriers between them (phi near 0 on
+alanine dipeptide) and the rare alpha_L basin hold few of them, so a student trained on
+samples alone extrapolates exactly where the basins' relative free energies are decided (the
+free energy of a basin relative to another is the integral of the mean force along the path
+between them). The teacher, however, has a density everywhere, and so a mean force
+everywhere: :meth:`cgflow.flows.AugmentedFlow.marginal_energy_and_forces` labels any point.
+:func:`spread_torsions` moves sample points along their torsions by random amounts (bonds
+and angles unchanged), which fills the barriers, and :func:`student_set` adds such points
+with their marginal-force labels to the samples with their joint-force labels. Both labels
+have the teacher's mean force as their conditional mean (eq. 10), so force matching on the
+union still converges to the teacher's free energy, now with the barriers covered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .flows import AugmentedFlow, FlowSample
+from .geometry import ChainIC
+
+
+def spread_torsions(positions: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Positions ``[n, N, 3]`` (nm) with every torsion moved by an independent ``N(0,
+    scale^2)`` amount (rad), bonds and angles kept; returned in the canonical orientation."""
+    chain = ChainIC(positions.shape[-2])
+    ic, _ = chain.forward(positions)
+    columns = chain.kinds["dihedrals"]
+    noise = torch.randn(len(ic), columns.stop - columns.start, generator=generator, dtype=ic.dtype).to(ic.device)
+    moved = ic.clone()
+    moved[:, columns] = torch.remainder(ic[:, columns] + scale * noise + torch.pi, 2 * torch.pi) - torch.pi
+    return chain.inverse(moved)
+
+
+@dataclass(frozen=True)
+class StudentSet:
+    """Training positions ``[n, N, 3]`` (nm) and force labels (kJ/mol/nm) of a Flow-CGnet,
+    shuffled; ``spread``: how many of them are spread points; ``kept_fraction``: of the
+    spread points, those under the force bound; ``median_ess``: median effective sample
+    size of their marginal-force weights (out of ``n_eta``)."""
+
+    positions: torch.Tensor
+    forces: torch.Tensor
+    spread: int
+    kept_fraction: float
+    median_ess: float
+
+
+def student_set(
+    teacher: AugmentedFlow,
+    sample: FlowSample,
+    n_spread: int,
+    scale: float,
+    n_eta: int,
+    max_force: float,
+    generator: torch.Generator | None = None,
+) -> StudentSet:
+    """The teacher's ``sample`` (joint-force labels) plus ``n_spread`` of its points moved by
+    :func:`spread_torsions` (``scale`` in rad) and labelled with the teacher's marginal force
+    from ``n_eta`` draws of eta. Spread points whose largest bead force exceeds ``max_force``
+    (kJ/mol/nm) are dropped: they lie where the teacher's density is too thin to trust. This
+    removes points, not eta values, so unlike ``flows.filter_by_force`` it leaves the labels of
+    the kept points unbiased. The union is shuffled, so any contiguous part can validate."""
+    if not 0 <= n_spread <= len(sample):
+        raise ValueError(f"n_spread must lie in 0..{len(sample)} (the samples), got {n_spread}")
+    moved = spread_torsions(sample.positions[:n_spread], scale, generator)
+    _, forces, ess = teacher.marginal_energy_and_forces(moved, n_eta=n_eta, generator=generator)
+    largest = torch.linalg.vector_norm(forces, dim=-1).amax(dim=-1)
+    keep = torch.isfinite(largest) & (largest <= max_force)
+    positions = torch.cat([sample.positions, moved[keep]])
+    labels = torch.cat([sample.forces, forces[keep]])
+    order = torch.randperm(len(positions), generator=generator).to(positions.device)
+    kept_fraction = float(keep.double().mean()) if n_spread else 1.0
+    median_ess = float(ess.median()) if n_spread else float(n_eta)
+    return StudentSet(positions[order], labels[order], int(keep.sum()), kept_fraction, median_ess)

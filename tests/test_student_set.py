@@ -1,0 +1,54 @@
+"""The Flow-CGnet's training set: torsions spread, labels of the teacher's marginal force."""
+
+import numpy as np
+import pytest
+import torch
+
+from cgflow import flows, student_set
+from cgflow.geometry import ChainIC
+from test_flows import chains
+
+
+@pytest.fixture(autouse=True)
+def double_precision():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def test_spread_torsions_moves_torsions_only_by_the_stated_amount():
+    x = chains(20_000, seed=1)
+    moved = student_set.spread_torsions(x, 0.6, torch.Generator().manual_seed(0))
+    chain = ChainIC(5)
+    before, after = chain.forward(x)[0], chain.forward(moved)[0]
+    stiff = chain.kinds["angles"].stop
+    assert torch.allclose(after[:, :stiff], before[:, :stiff], atol=1e-10)   # bonds (nm) and angles (rad) kept
+    step = torch.remainder(after[:, stiff:] - before[:, stiff:] + torch.pi, 2 * torch.pi) - torch.pi
+    # N(0, 0.6^2) steps: the sample mean within 4 standard errors (0.6 / sqrt(20,000) = 0.004 rad)
+    # and the sample standard deviation within 4 of its standard errors (0.6 / sqrt(40,000)).
+    assert step.mean(0).abs().max() < 0.017
+    assert (step.std(0) - 0.6).abs().max() < 0.012
+
+
+def test_student_set_adds_labelled_spread_points_and_shuffles():
+    torch.manual_seed(0)
+    config = flows.FlowConfig(n_beads=5, n_blocks=2, n_components=4, hidden=16)
+    teacher = flows.AugmentedFlow.from_data(chains(1000), config)
+    sample = teacher.sample(300, generator=torch.Generator().manual_seed(1))
+    largest = torch.linalg.vector_norm(sample.forces, dim=-1).amax(-1)
+    bound = float(largest.quantile(0.8))
+    made = student_set.student_set(teacher, sample, 100, 0.6, 4, bound, torch.Generator().manual_seed(2))
+    assert len(made.positions) == 300 + made.spread and 0 < made.spread <= 100
+    assert made.kept_fraction == pytest.approx(made.spread / 100) and 1.0 <= made.median_ess <= 4.0
+    # Every sample is there once with its own joint force; the spread points carry forces within the bound.
+    weights = torch.linspace(1.0, 2.0, 15)
+    key = lambda p: (p.reshape(len(p), -1) @ weights).numpy()   # one number per configuration
+    from_sample = np.isin(key(made.positions), key(sample.positions))
+    assert from_sample.sum() == 300 and not from_sample[-made.spread:].all()   # shuffled: not appended at the end
+    order = np.argsort(key(made.positions)[from_sample])
+    assert torch.allclose(made.forces[torch.as_tensor(from_sample)][order], sample.forces[np.argsort(key(sample.positions))])
+    spread_forces = made.forces[torch.as_tensor(~from_sample)]
+    assert torch.linalg.vector_norm(spread_forces, dim=-1).amax() <= bound
+    with pytest.raises(ValueError, match="n_spread must lie in 0..300"):
+        student_set.student_set(teacher, sample, 301, 0.6, 4, bound)
+
