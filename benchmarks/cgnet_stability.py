@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgflow import analysis, data, presets, seed_everything
+from cgflow import analysis, data, presets
 from cgflow.cgnet import CGNet
 
 
@@ -88,10 +88,9 @@ def main() -> None:
         return scores, time.perf_counter() - start
 
     def train(members: int, seed: int, train_frames) -> tuple[CGNet, float, float]:
-        seed_everything(seed)
-        model = CGNet.from_data(train_frames.positions, presets.cgnet_config(dataset.n_beads, dataset.temperature, members))
-        history = model.fit(train_frames.positions, train_frames.forces, validation=(frames.valid.positions, frames.valid.forces),
-                            config=dataclasses.replace(presets.cgnet_training(seed), progress=False))
+        config = presets.cgnet_config(dataset.n_beads, dataset.temperature, members)
+        model, history = presets.force_match(train_frames.positions, train_frames.positions, train_frames.forces, config, seed,
+                                             validation=(frames.valid.positions, frames.valid.forces), progress=False)
         return model, history.seconds, min(history.validation)
 
     size = presets.steps_per_replica() // presets.save_every() - presets.burn_in_frames()  # cold frames per walker

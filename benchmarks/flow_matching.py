@@ -101,7 +101,7 @@ def main() -> None:
         for name in args.models:
             positions, forces, validation = candidates[name]
             start = time.perf_counter()
-            model = presets.force_match(frames.train.positions, positions, forces, config, seed, validation=validation, progress=False)
+            model, _ = presets.force_match(frames.train.positions, positions, forces, config, seed, validation=validation, progress=False)
             trained[name] = (model, time.perf_counter() - start + (labelling if name == "flow_cgnet" else 0.0))
         for name, (model, training_seconds) in trained.items():
             values, seconds, nanoseconds = simulate(model, seed)

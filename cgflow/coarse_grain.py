@@ -95,7 +95,7 @@ def _run(dataset: CGDataset, folder: Path, seed: int) -> dict:
     for name, (positions, forces, validation) in trained.items():
         start = time.perf_counter()
         print(f"{name}: force matching on {len(positions)} configurations")
-        models[name] = presets.force_match(train.positions, positions, forces, cgnet_config(n_beads, temperature), seed, validation=validation)
+        models[name], _ = presets.force_match(train.positions, positions, forces, cgnet_config(n_beads, temperature), seed, validation=validation)
         models[name].save(folder / f"{name}.pt")
         seconds[name] = time.perf_counter() - start
 

@@ -36,7 +36,7 @@ from .flows import AugmentedFlow, FlowConfig, FlowSample
 from .runtime import pick, seed_everything
 from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
 from .student_set import StudentSet, student_set
-from .training import TrainingConfig
+from .training import History, TrainingConfig
 
 #: Where ``benchmarks/*.py`` write the results that chapters read (in the repository).
 BENCHMARK_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -117,19 +117,21 @@ def teacher_training(seed: int = 0) -> TrainingConfig:
     )
 
 
-def force_match(prior_positions, positions, forces, config: CGNetConfig, seed: int, validation=None, progress: bool | None = None) -> CGNet:
+def force_match(
+    prior_positions, positions, forces, config: CGNetConfig, seed: int, validation=None, progress: bool | None = None
+) -> tuple[CGNet, History]:
     """A CGnet of ``config`` (prior fitted to ``prior_positions``, nm) trained with
-    :func:`cgnet_training` on ``positions`` (nm) and ``forces`` (kJ/mol/nm): all-atom frames
-    for the baseline, teacher samples for the Flow-CGnet. ``validation``: ``(positions,
-    forces)``, or None to hold out the last 10 % of the given ones (teacher samples are
-    independent draws, so any 10 % will do)."""
+    :func:`cgnet_training` on ``positions`` (nm) and ``forces`` (kJ/mol/nm), and its training
+    history: all-atom frames for the baseline, the :func:`flow_matching_set` for the
+    Flow-CGnet. ``validation``: ``(positions, forces)``, or None to hold out the last 10 % of
+    the given ones (teacher samples are independent draws, so any 10 % will do)."""
     seed_everything(seed)
     model = CGNet.from_data(prior_positions, config)
     if validation is None:
         cut = int(0.9 * len(positions))
         positions, forces, validation = positions[:cut], forces[:cut], (positions[cut:], forces[cut:])
-    model.fit(positions, forces, validation=validation, config=dataclasses.replace(cgnet_training(seed), progress=progress))
-    return model
+    history = model.fit(positions, forces, validation=validation, config=dataclasses.replace(cgnet_training(seed), progress=progress))
+    return model, history
 
 
 def student_samples() -> int:
@@ -146,8 +148,9 @@ SPREAD_MAX_FORCE = 5_000.0
 
 
 def spread_points() -> int:
-    """Spread points added to the student's :func:`student_samples` teacher samples."""
-    return pick(20_000, 2_000)
+    """Spread points added to the student's :func:`student_samples` teacher samples (fast mode: 600, since the
+    three-epoch teacher of fast mode is not to be trusted far from its samples)."""
+    return pick(20_000, 600)
 
 
 def flow_matching_set(teacher: AugmentedFlow, sample: FlowSample, seed: int) -> StudentSet:

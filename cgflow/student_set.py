@@ -38,15 +38,20 @@ def spread_torsions(positions: torch.Tensor, scale: float, generator: torch.Gene
 @dataclass(frozen=True)
 class StudentSet:
     """Training positions ``[n, N, 3]`` (nm) and force labels (kJ/mol/nm) of a Flow-CGnet,
-    shuffled; ``spread``: how many of them are spread points; ``kept_fraction``: of the
-    spread points, those under the force bound; ``median_ess``: median effective sample
+    shuffled; ``is_spread`` ``[n]``: which of them are spread points; ``kept_fraction``: of
+    the spread points, those under the force bound; ``median_ess``: median effective sample
     size of their marginal-force weights (out of ``n_eta``)."""
 
     positions: torch.Tensor
     forces: torch.Tensor
-    spread: int
+    is_spread: torch.Tensor
     kept_fraction: float
     median_ess: float
+
+    @property
+    def spread(self) -> int:
+        """Number of spread points."""
+        return int(self.is_spread.sum())
 
 
 def student_set(
@@ -72,7 +77,8 @@ def student_set(
     keep = torch.isfinite(largest) & (largest <= max_force)
     positions = torch.cat([sample.positions, moved[keep]])
     labels = torch.cat([sample.forces, forces[keep]])
-    order = torch.randperm(len(positions), generator=generator).to(positions.device)
+    is_spread = torch.cat([torch.zeros(len(sample), dtype=torch.bool), torch.ones(int(keep.sum()), dtype=torch.bool)])
+    order = torch.randperm(len(positions), generator=generator)
     kept_fraction = float(keep.double().mean()) if n_spread else 1.0
     median_ess = float(ess.median()) if n_spread else float(n_eta)
-    return StudentSet(positions[order], labels[order], int(keep.sum()), kept_fraction, median_ess)
+    return StudentSet(positions[order.to(positions.device)], labels[order.to(positions.device)], is_spread[order], kept_fraction, median_ess)

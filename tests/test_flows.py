@@ -219,8 +219,9 @@ def test_post_processing_filter_reweight_and_ess(flow):
 def test_training_recovers_a_known_torsion_distribution(device):
     """Maximum likelihood on 4000 synthetic chains (bimodal phi, psi coupled to phi): the
     flow's torsion histogram approaches the true one. Measured KL (20 x 20 bins, 6000
-    samples; the estimator's own floor is ~0.03): 0.07 (seed 11) and 0.09 (seed 6) after
-    training, against 1.38 for the untrained flow; the test requires < 0.15."""
+    samples; the estimator's own floor is ~0.03) with learning rate 5e-3: 0.08 (seed 11, this test), 0.11 (3), 0.07 (6)
+    after training, against 1.08 for the untrained flow; the test requires < 0.15. (At 1e-2
+    the outcome depended on the seed and the CPU: 0.06-0.16 over seeds 3, 6, 11.)"""
     from cgflow import analysis
     from cgflow.geometry import dihedrals
 
@@ -236,7 +237,7 @@ def test_training_recovers_a_known_torsion_distribution(device):
         return analysis.kl_divergence(reference, generated, bins=20, range=analysis.RAMACHANDRAN_RANGE)
 
     before = kl()
-    config = training.TrainingConfig(epochs=20, batch_size=128, learning_rate=1e-2, patience=None, max_gradient_norm=10.0)
+    config = training.TrainingConfig(epochs=20, batch_size=128, learning_rate=5e-3, patience=None, max_gradient_norm=10.0)
     history = model.fit(data[:4000], data[4000:], config)
     assert history.validation[-1] < history.validation[0]
     after = kl()

@@ -40,15 +40,16 @@ def test_student_set_adds_labelled_spread_points_and_shuffles():
     made = student_set.student_set(teacher, sample, 100, 0.6, 4, bound, torch.Generator().manual_seed(2))
     assert len(made.positions) == 300 + made.spread and 0 < made.spread <= 100
     assert made.kept_fraction == pytest.approx(made.spread / 100) and 1.0 <= made.median_ess <= 4.0
-    # Every sample is there once with its own joint force; the spread points carry forces within the bound.
+    # Every sample is there once with its own joint force, shuffled among the spread points,
+    # which carry forces within the bound.
+    assert not made.is_spread[-made.spread :].all()
     weights = torch.linspace(1.0, 2.0, 15)
     key = lambda p: (p.reshape(len(p), -1) @ weights).numpy()   # one number per configuration
-    from_sample = np.isin(key(made.positions), key(sample.positions))
-    assert from_sample.sum() == 300 and not from_sample[-made.spread:].all()   # shuffled: not appended at the end
-    order = np.argsort(key(made.positions)[from_sample])
-    assert torch.allclose(made.forces[torch.as_tensor(from_sample)][order], sample.forces[np.argsort(key(sample.positions))])
-    spread_forces = made.forces[torch.as_tensor(~from_sample)]
-    assert torch.linalg.vector_norm(spread_forces, dim=-1).amax() <= bound
+    samples = ~made.is_spread
+    mine, theirs = np.argsort(key(made.positions[samples])), np.argsort(key(sample.positions))
+    assert torch.equal(made.positions[samples][mine], sample.positions[theirs])
+    assert torch.equal(made.forces[samples][mine], sample.forces[theirs])
+    assert torch.linalg.vector_norm(made.forces[made.is_spread], dim=-1).amax() <= bound
     with pytest.raises(ValueError, match="n_spread must lie in 0..300"):
         student_set.student_set(teacher, sample, 301, 0.6, 4, bound)
 
