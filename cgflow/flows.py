@@ -264,9 +264,15 @@ def filter_by_force(sample: FlowSample, max_force: float) -> tuple[FlowSample, f
     """Drop samples with any bead force above ``max_force`` (kJ/mol/nm): rare samples from
     the flow's low-density fringe carry huge forces that would dominate a force-matching
     loss. Returns the kept samples and the fraction kept."""
-    largest = torch.linalg.vector_norm(sample.forces, dim=-1).amax(dim=-1)
-    keep = torch.isfinite(largest) & (largest <= max_force)
+    keep = within_force_bound(sample.forces, max_force)
     return sample.select(keep), float(keep.double().mean())
+
+
+def within_force_bound(forces: torch.Tensor, max_force: float) -> torch.Tensor:
+    """``[n]``: whether every bead force of ``forces`` ``[n, N, 3]`` is finite and at most
+    ``max_force`` in magnitude (kJ/mol/nm)."""
+    largest = torch.linalg.vector_norm(forces, dim=-1).amax(dim=-1)
+    return torch.isfinite(largest) & (largest <= max_force)
 
 
 def reweight(sample: FlowSample, bias_energy, temperature: float) -> tuple[FlowSample, torch.Tensor]:

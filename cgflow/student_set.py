@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .flows import AugmentedFlow, FlowSample
+from .flows import AugmentedFlow, FlowSample, within_force_bound
 from .geometry import ChainIC
 
 
@@ -73,8 +73,7 @@ def student_set(
         raise ValueError(f"n_spread must lie in 0..{len(sample)} (the samples), got {n_spread}")
     moved = spread_torsions(sample.positions[:n_spread], scale, generator)
     _, forces, ess = teacher.marginal_energy_and_forces(moved, n_eta=n_eta, generator=generator)
-    largest = torch.linalg.vector_norm(forces, dim=-1).amax(dim=-1)
-    keep = torch.isfinite(largest) & (largest <= max_force)
+    keep = within_force_bound(forces, max_force)
     positions = torch.cat([sample.positions, moved[keep]])
     labels = torch.cat([sample.forces, forces[keep]])
     is_spread = torch.cat([torch.zeros(len(sample), dtype=torch.bool), torch.ones(int(keep.sum()), dtype=torch.bool)])
