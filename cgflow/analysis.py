@@ -250,6 +250,18 @@ def rmsd(positions, reference) -> np.ndarray:
     return mdtraj.rmsd(trajectory, target, 0).astype(np.float64)
 
 
+def representative_structure(positions) -> np.ndarray:
+    """The frame of ``positions`` ``[frames, beads, 3]`` (nm) closest, by RMSD after
+    superposition, to their mean structure (a medoid): a reference structure read off the
+    data, e.g. of a folded state where no experimental structure is at hand. ``[beads, 3]`` nm."""
+    if isinstance(positions, mdtraj.Trajectory):
+        positions = positions.xyz
+    trajectory = as_trajectory(np.array(positions, dtype=np.float32))  # a copy: superpose works in place
+    trajectory.superpose(trajectory, 0)
+    mean = trajectory.xyz.mean(axis=0)
+    return trajectory.xyz[int(np.argmin(rmsd(trajectory, mean)))].astype(np.float64)
+
+
 @dataclass(frozen=True)
 class NativeContacts:
     """Native contacts of a reference structure and the smooth Q of Best, Hummer and Eaton.

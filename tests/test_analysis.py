@@ -177,6 +177,22 @@ def test_rmsd_of_a_rigidly_moved_copy_is_zero():
     assert 0.005 < values[1] < 0.02
 
 
+def test_representative_structure_is_the_frame_nearest_the_mean_whatever_the_pose():
+    reference = helix()
+    rng = np.random.default_rng(1)
+    # Small fluctuations about the helix, each frame rotated and shifted at random; frame 3 is
+    # the helix itself (the mean of the fluctuations), so it must be chosen.
+    frames = reference + rng.normal(0, 0.02, (40, *reference.shape))
+    frames[3] = reference
+    posed = np.stack([f @ rotation(rng.uniform(0, 3), rng.normal(size=3)).T + rng.normal(size=3) for f in frames])
+    kept = posed.copy()
+    chosen = analysis.representative_structure(posed)
+    np.testing.assert_array_equal(posed, kept)  # the input is not moved in place
+    assert chosen.shape == reference.shape
+    # float32 superposition leaves ~2e-4 nm; every other frame lies ~0.02 nm or more away
+    assert analysis.rmsd(chosen[None], reference)[0] == pytest.approx(0.0, abs=1e-3)
+
+
 def test_native_contacts_are_one_at_the_reference_and_fall_along_an_unfolding_path():
     reference = helix(12)
     contacts = analysis.NativeContacts.from_reference(reference)

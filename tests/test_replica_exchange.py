@@ -5,7 +5,7 @@ import pytest
 
 openmm = pytest.importorskip("openmm")
 unit = pytest.importorskip("openmm.unit")
-from cgflow.datagen.exchange import ReplicaExchange, round_trips  # noqa: E402
+from cgflow.datagen.exchange import ReplicaExchange, round_trips, walker_paths  # noqa: E402
 from cgflow.units import kT  # noqa: E402
 
 N_PARTICLES = 100  # independent 3D oscillators: U ~ Gamma(3N/2, kT) exactly
@@ -82,6 +82,20 @@ def test_round_trips_count_bottom_top_bottom():
     # one more swap completes walker 1's bottom, top, bottom
     assert round_trips(np.array([[0, 1], [1, 0], [0, 1], [1, 0]])) == 2
     assert round_trips(np.array([[0], [0]])) == 0
+
+
+def test_walker_paths_follow_each_configuration_through_the_ladder():
+    # Three rungs; the record at each rung is the index of the walker sitting there times 10 plus
+    # the time, so each walker's path must read 10 w + t at every time, wherever it sat.
+    occupancy = np.array([[0, 1, 2], [1, 0, 2], [1, 2, 0], [2, 1, 0]])
+    records = 10 * occupancy + np.arange(4)[:, None]
+    paths = walker_paths(records[..., None], occupancy)  # a trailing axis as for positions
+    assert paths.shape == (3, 4, 1)
+    np.testing.assert_array_equal(paths[..., 0], 10 * np.arange(3)[:, None] + np.arange(4))
+    with pytest.raises(ValueError, match="permutation"):
+        walker_paths(records, np.array([[0, 0, 2]] * 4))
+    with pytest.raises(ValueError, match="agree"):
+        walker_paths(records[:3], occupancy)
 
 
 def test_a_ladder_must_match_its_contexts_and_increase():

@@ -24,7 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the [d
 
 from .assembling import assemble
 from .building import BUILDERS, bead_atoms, build_alanine_dipeptide, build_cln025
-from .exchange import ReplicaExchange, round_trips
+from .exchange import ReplicaExchange, round_trips, walker_paths
 from .pipeline import generate
 from .recipes import ALA2, CLN025, RECIPES, Recipe
 from .running import RecipeRunner, chunk_path, completed_chunks, run_trajectory
@@ -46,4 +46,5 @@ __all__ = [
     "generate",
     "round_trips",
     "run_trajectory",
+    "walker_paths",
 ]

@@ -87,3 +87,18 @@ def round_trips(walkers: np.ndarray) -> int:
         if phase[top] == 1:
             phase[top] = 2
     return trips
+
+
+def walker_paths(rung_values: np.ndarray, walkers: np.ndarray) -> np.ndarray:
+    """Per-rung records ``rung_values`` ``[times, rungs, ...]`` (e.g. bead positions in nm)
+    regrouped along the walkers' paths through the ladder, ``[walkers, times, ...]``, given the
+    rung occupancy ``walkers`` ``[times, rungs]`` at the same times (walker index at each rung):
+    each walker's own continuous trajectory, which visits every temperature."""
+    rung_values, walkers = np.asarray(rung_values), np.asarray(walkers)
+    if walkers.ndim != 2 or rung_values.shape[:2] != walkers.shape:
+        raise ValueError(f"records {rung_values.shape} and occupancy {walkers.shape} must agree in [times, rungs]")
+    if (np.sort(walkers, axis=1) != np.arange(walkers.shape[1])).any():
+        raise ValueError("every row of the occupancy must be a permutation of the walker indices")
+    rung_of_walker = np.argsort(walkers, axis=1)  # [times, walkers]: the rung each walker sits at
+    times = np.arange(len(walkers))[:, None]
+    return np.swapaxes(rung_values[times, rung_of_walker], 0, 1)

@@ -1,0 +1,110 @@
+"""Chignolin (CLN025) reference data: how far the replica-exchange ladders have come.
+
+Reads the committed chunks (``data/_work/cln025``, or ``--workdir``) and prints, per ladder:
+nanoseconds per replica, exchange acceptance per neighbour pair, round trips of the walkers,
+the population of the folded state at 340 K with its standard error over blocks of chunks,
+and the folding and unfolding events along the walkers' paths through the ladder (every
+rung's C-alpha positions are recorded every 5 ps). Then the data issue's completion criteria,
+each with its measured value.
+
+Folded means a C-alpha RMSD below 0.2 nm from the folded reference: the medoid of the 340 K
+frames within 0.2 nm of the hairpin the recipe builds (no experimental structure is at hand
+offline; the built hairpin's ideal angles are themselves ~0.16 nm from that medoid). The 340 K
+RMSD distribution has a folded peak below 0.1 nm and a second, compact non-native state at
+0.3-0.4 nm; events count passages between the cores RMSD < 0.15 nm and > 0.3 nm.
+
+    python benchmarks/cln025_data.py [--workdir data/_work/cln025] [--blocks 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from openmm import unit
+
+from cgflow import analysis
+from cgflow.datagen import CLN025, RecipeRunner, chunk_path, completed_chunks, round_trips, walker_paths
+
+FOLDED = 0.2  # nm, C-alpha RMSD from the folded reference
+FOLDED_CORE, UNFOLDED_CORE = 0.15, 0.3  # nm, the cores between which events are counted
+#: Completion criteria of the data issue.
+TARGETS = {"ns per replica": 20, "round trips": 10, "folding events": 10, "unfolding events": 10, "frames at 340 K": 40_000}
+
+
+def load_ladders(workdir: Path) -> list[dict[str, np.ndarray]]:
+    """The committed chunks of every ladder, concatenated in time."""
+    ladders = []
+    for trajectory in range(CLN025.n_trajectories):
+        chunks = [np.load(chunk_path(workdir, trajectory, c)) for c in range(completed_chunks(CLN025, workdir, trajectory))]
+        if not chunks:
+            continue
+        stride = CLN025.rung_record_stride
+        ladders.append({
+            "chunks": len(chunks),
+            "positions": np.concatenate([c["positions"] for c in chunks]),
+            "walkers": np.concatenate([c["walkers"] for c in chunks]),
+            "record_walkers": np.concatenate([c["walkers"][::stride] for c in chunks]),
+            "rung_positions": np.concatenate([c["rung_positions"] for c in chunks]),
+            "attempts": sum(c["exchange_attempts"] for c in chunks),
+            "accepted": sum(c["exchange_accepted"] for c in chunks),
+        })
+    return ladders
+
+
+def folded_reference(ladders: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """The medoid of the 340 K frames within ``FOLDED`` nm of the built hairpin ``[10, 3]`` nm."""
+    runner = RecipeRunner(CLN025)
+    built = np.array(runner.initial_positions.value_in_unit(unit.nanometer))[runner.bead_atoms]
+    frames = np.concatenate([ladder["positions"] for ladder in ladders])
+    near = frames[analysis.rmsd(frames, built) < FOLDED]
+    if len(near) == 0:
+        raise RuntimeError(f"no 340 K frame lies within {FOLDED} nm of the built hairpin")
+    return analysis.representative_structure(near[:: max(1, len(near) // 5000)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("data/_work/cln025"))
+    parser.add_argument("--blocks", type=int, default=5, help="blocks of each ladder's 340 K frames for the standard error")
+    args = parser.parse_args()
+    ladders = load_ladders(args.workdir)
+    if not ladders:
+        raise SystemExit(f"no committed chunks in {args.workdir}")
+    reference = folded_reference(ladders)
+    print(f"ladders of {len(CLN025.temperatures)} rungs {CLN025.temperatures} K; folded: C-alpha RMSD < {FOLDED} nm"
+          f" from the folded reference; events between < {FOLDED_CORE} and > {UNFOLDED_CORE} nm")
+    measured = {key: [] for key in TARGETS}
+    fractions = []
+    for index, ladder in enumerate(ladders):
+        distance = analysis.rmsd(ladder["positions"], reference)
+        folded = analysis.block_mean((distance < FOLDED).astype(float), min(args.blocks, ladder["chunks"]))
+        paths = walker_paths(ladder["rung_positions"], ladder["record_walkers"])
+        events = [0, 0]
+        for path in paths:
+            along = analysis.rmsd(path, reference)
+            unfolding, folding = analysis.count_transitions(along < FOLDED_CORE, along > UNFOLDED_CORE)
+            events = [events[0] + folding, events[1] + unfolding]
+        ns = ladder["chunks"] * CLN025.chunk_length / 1000
+        trips = round_trips(ladder["walkers"])
+        acceptance = ladder["accepted"] / np.maximum(ladder["attempts"], 1)
+        print(f"ladder {index}: {ns:g} ns per replica ({len(distance):,} frames at 340 K), acceptance {np.round(acceptance, 2).tolist()},"
+              f" {trips} round trips; folded at 340 K {folded.value:.3f} ± {folded.error:.3f};"
+              f" RMSD > 0.3 nm {np.mean(distance > 0.3):.3f}, > 0.4 nm {np.mean(distance > 0.4):.3f};"
+              f" along the walks {events[0]} folding and {events[1]} unfolding events")
+        for key, value in zip(TARGETS, (ns, trips, events[0], events[1], len(distance))):
+            measured[key].append(value)
+        fractions.append(folded)
+    print("criteria (each ladder):")
+    for key, target in TARGETS.items():
+        values = measured[key] if key != "frames at 340 K" else [sum(measured[key])]
+        print(f"  {key:>17s} >= {target:,}: {values} {'met' if min(values) >= target and len(ladders) == CLN025.n_trajectories else 'not yet'}")
+    if len(fractions) == 2:
+        gap, error = abs(fractions[0].value - fractions[1].value), float(np.hypot(fractions[0].error, fractions[1].error))
+        print(f"  folded fractions agree within 2 standard errors: |{fractions[0].value:.3f} - {fractions[1].value:.3f}| = {gap:.3f}"
+              f" vs 2 x {error:.3f}: {'met' if gap <= 2 * error else 'not yet'}")
+
+
+if __name__ == "__main__":
+    main()
