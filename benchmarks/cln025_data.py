@@ -91,7 +91,7 @@ def main() -> None:
         acceptance = ladder["accepted"] / np.maximum(ladder["attempts"], 1)
         print(f"ladder {index}: {ns:g} ns per replica ({len(distance):,} frames at 340 K), acceptance {np.round(acceptance, 2).tolist()},"
               f" {trips} round trips; folded at 340 K {folded.value:.3f} ± {folded.error:.3f};"
-              f" RMSD > 0.3 nm {np.mean(distance > 0.3):.3f}, > 0.4 nm {np.mean(distance > 0.4):.3f};"
+              f" RMSD > {UNFOLDED_CORE} nm {np.mean(distance > UNFOLDED_CORE):.3f}, > 0.4 nm {np.mean(distance > 0.4):.3f};"
               f" along the walks {events[0]} folding and {events[1]} unfolding events")
         for key, value in zip(TARGETS, (ns, trips, events[0], events[1], len(distance))):
             measured[key].append(value)

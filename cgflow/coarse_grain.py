@@ -163,8 +163,8 @@ def _figures(ensembles: dict[str, np.ndarray], temperature: float, folder: Path)
     figure, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), squeeze=False)
     for k, ax in enumerate(axes[0]):
         viz.free_energy_1d({name: values[:, k] for name, values in ensembles.items()}, temperature, ax=ax,
-                           bins=BINS, range=[DIHEDRAL_RANGE], xlabel=f"dihedral {k + 1} (rad)")
-        ax.get_legend().remove()  # one legend above the panels instead of one over each panel's curves
+                           bins=BINS, range=[DIHEDRAL_RANGE], xlabel=f"dihedral {k + 1} (rad)", legend=False)
+    # one legend above the panels instead of one over each panel's curves
     figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", ncol=len(ensembles), frameon=False)
     figure.tight_layout(rect=(0, 0, 1, 0.9))
     figure.savefig(folder / "dihedrals.png", dpi=120)

@@ -93,8 +93,10 @@ def free_energy_1d(
     weights: Mapping[str, np.ndarray] | None = None,
     unit: str = "kJ/mol",
     xlabel: str = "coordinate",
+    legend: bool = True,
 ):
-    """Free-energy profiles of several 1D sample sets on common bins, one line each."""
+    """Free-energy profiles of several 1D sample sets on common bins, one line each; without
+    ``legend`` the lines keep their labels for a legend drawn elsewhere (e.g. one per figure)."""
     ax = ax or plt.subplots()[1]
     weights = weights or {}
     if range is None:
@@ -107,7 +109,8 @@ def free_energy_1d(
         ax.plot(centres, energy * scale, label=name, color=COLORS.get(name))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(label)
-    ax.legend()
+    if legend:
+        ax.legend()
     return ax
 
 
