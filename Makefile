@@ -84,7 +84,7 @@ checked-outputs: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab book
 
-## make data [DATASET=ala2|cln025]: regenerate reference data in data/ with OpenMM (resumable)
+## make data [DATASET=ala2|cln025|cln025_md]: regenerate reference data in data/ with OpenMM (resumable)
 DATASET ?= ala2
 data: $(STAMP)
 	$(BIN)/python -m cgflow.datagen $(DATASET)

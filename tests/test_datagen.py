@@ -182,3 +182,12 @@ def test_cln025_is_built_from_its_sequence():
     # CA beads carry their alpha hydrogens (glycine two) in the force map.
     groups = [len(g) for g in bead_groups(generator.md_topology, generator.bead_atoms)]
     assert groups == [2, 2, 2, 2, 2, 2, 3, 2, 2, 2]
+
+
+def test_cln025_plain_md_recipe_builds_chignolin_and_keeps_no_ladder():
+    recipe = datagen.CLN025_MD
+    assert recipe.builder == "cln025" and recipe.name == "cln025_md" and datagen.RECIPES["cln025_md"] is recipe
+    assert recipe.temperatures == (340.0,) and recipe.rung_record_stride is None
+    assert recipe.chunks_per_trajectory == 20 and recipe.frames_per_chunk == 1_000 and recipe.allatom_stride == 50
+    runner = datagen.RecipeRunner(recipe)
+    assert "".join(r.code for r in runner.md_topology.residues) == "YYDPETGTWY" and len(runner.bead_atoms) == 10

@@ -26,13 +26,14 @@ from .assembling import assemble
 from .building import BUILDERS, bead_atoms, build_alanine_dipeptide, build_cln025
 from .exchange import ReplicaExchange, round_trips, walker_paths
 from .pipeline import generate
-from .recipes import ALA2, CLN025, RECIPES, Recipe
+from .recipes import ALA2, CLN025, CLN025_MD, RECIPES, Recipe
 from .running import RecipeRunner, chunk_path, completed_chunks, run_trajectory
 
 __all__ = [
     "ALA2",
     "BUILDERS",
     "CLN025",
+    "CLN025_MD",
     "RECIPES",
     "Recipe",
     "RecipeRunner",

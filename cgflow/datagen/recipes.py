@@ -5,7 +5,7 @@ Units: nm, ps, amu, kJ/mol, K (OpenMM's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..tempering import geometric_ladder
 
@@ -34,6 +34,12 @@ class Recipe:
     exchange_temperatures: tuple[float, ...] = ()  # K, above `temperature`; () = plain MD
     exchange_interval: float = 0.5  # ps between exchange attempts
     rung_record_interval: float | None = None  # ps between records of every rung's beads; None = none
+    molecule: str | None = None  # which builder makes the structure (``building.BUILDERS``); None = ``name``
+
+    @property
+    def builder(self) -> str:
+        """The ``building.BUILDERS`` entry that builds this recipe's molecule."""
+        return self.molecule or self.name
 
     @property
     def temperatures(self) -> tuple[float, ...]:
@@ -134,4 +140,21 @@ CLN025 = Recipe(
     rung_record_interval=5.0,
 )
 
-RECIPES = {recipe.name: recipe for recipe in (ALA2, CLN025)}
+#: Continuous dynamics of CLN025 for TICA (chapter 8): replica-exchange frames are no time
+#: series. Two plain trajectories of 40 ns at 340 K (where the ladders find folded and unfolded
+#: states both populated), from the built hairpin with different seeds; CG frames every 2 ps,
+#: all-atom frames every 100 ps. Chunks of 2 ns (about 8 minutes on one core).
+CLN025_MD = replace(
+    CLN025,
+    name="cln025_md",
+    molecule="cln025",
+    description="CLN025 (YYDPETGTWY), AMBER ff99SB-ILDN, OBC implicit solvent, 340 K, plain MD",
+    trajectory_length=40_000.0,
+    chunk_length=2_000.0,
+    save_interval=2.0,
+    allatom_interval=100.0,
+    exchange_temperatures=(),
+    rung_record_interval=None,
+)
+
+RECIPES = {recipe.name: recipe for recipe in (ALA2, CLN025, CLN025_MD)}

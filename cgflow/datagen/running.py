@@ -33,7 +33,7 @@ class RecipeRunner:
     def __init__(self, recipe: Recipe):
         self.recipe = recipe
         self.forcefield = app.ForceField(*recipe.forcefield)
-        self.topology, self.initial_positions = BUILDERS[recipe.name](self.forcefield)
+        self.topology, self.initial_positions = BUILDERS[recipe.builder](self.forcefield)
         self.md_topology = mdtraj.Topology.from_openmm(self.topology)
         self.bead_atoms = bead_atoms(recipe, self.md_topology)
         self.force_map = force_map_matrix(self.md_topology, self.bead_atoms)
