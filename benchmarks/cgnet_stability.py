@@ -17,8 +17,8 @@ at phi > 0 (standard error over the independent walkers):
   disjoint from the book's frames and from each other): the noise of the data themselves,
   which every training seed on one draw shares.
 
-``--kinds`` runs some of them; rows of the other kinds already in the file are kept when its
-settings are this run's.
+``--kinds`` and ``--members`` run some of them; rows of other (members, kind) pairs already in
+the file are kept when its settings are this run's.
 
 Prints the table and writes ``benchmarks/results/cgnet_stability.json``, which chapter 4
 reads. Run it on an idle machine; the rows carry their wall times.
@@ -132,7 +132,8 @@ def main() -> None:
     if args.output.exists():
         previous = json.loads(args.output.read_text())
         if previous["settings"] == settings:
-            rows = [r for r in previous["rows"] if r["kind"] not in args.kinds] + rows
+            rerun = {(r["members"], r["kind"]) for r in rows}
+            rows = [r for r in previous["rows"] if (r["members"], r["kind"]) not in rerun] + rows
     for members in sorted({r["members"] for r in rows}, key=lambda m: m or 0):
         for kind in KINDS:
             chosen = [r for r in rows if r["members"] == members and r["kind"] == kind]

@@ -316,17 +316,23 @@ class CGNet(Checkpointable, nn.Module):
     def member_energies_and_forces(self, x: torch.Tensor, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Each member's energy ``[members, batch]`` (kJ/mol, prior included) and forces
         ``[members, batch, beads, 3]`` (kJ/mol/nm), for training every member on its own loss.
-        The positions are repeated once per member so that one backward pass separates them."""
-        self._check(x)
-        members, batch = self.config.members, len(x)
+        ``x`` (nm) is ``[batch, beads, 3]`` (the same positions for every member) or
+        ``[members, batch, beads, 3]`` (each member its own batch, as in training). The
+        positions are laid out once per member so that one backward pass separates them."""
+        members = self.config.members
+        if x.ndim == 4 and len(x) != members:
+            raise ValueError(f"per-member positions need {members} batches, got {len(x)}")
+        self._check(x.flatten(0, 1) if x.ndim == 4 else x)
+        x = x.flatten(0, 1) if x.ndim == 4 else x.repeat(members, 1, 1)
+        batch = len(x) // members
 
         def energies(replicated: torch.Tensor) -> torch.Tensor:
             geometry = self.prior.geometry(replicated)
             features = self.featurizer(geometry).view(members, batch, -1)
             return self.prior.energy(geometry) + self.network(features).reshape(-1)
 
-        energy, forces = energy_and_forces(energies, x.repeat(members, 1, 1), create_graph)
-        return energy.view(members, batch), forces.view(members, *x.shape)
+        energy, forces = energy_and_forces(energies, x, create_graph)
+        return energy.view(members, batch), forces.view(members, batch, *x.shape[1:])
 
     def fit(
         self,
@@ -375,6 +381,7 @@ class CGNet(Checkpointable, nn.Module):
             config,
             after_step=None if lipschitz is None else lipschitz_projection(lipschitz),
             description="force matching",
+            streams=self.config.members,
         )
 
 
@@ -383,8 +390,13 @@ def force_matching_loss(model: CGNet, positions: torch.Tensor, forces: torch.Ten
     averaged over the members of the ensemble: each member fits the forces on its own, so
     their errors stay independent and average out in the ensemble's energy."""
     _, predicted = model.member_energies_and_forces(positions, create_graph=True)
-    per_frame = ((predicted - forces) ** 2).mean(dim=(0, 2, 3))
-    return (weights * per_frame).sum() / weights.sum()
+    return _members_mean(((predicted - forces) ** 2).mean(dim=(-2, -1)), weights)
+
+
+def _members_mean(per_frame: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The members' mean of their weighted frame means: ``per_frame`` ``[members, batch]``
+    with frame weights ``[batch]`` (shared frames) or ``[members, batch]`` (own batches)."""
+    return ((weights * per_frame).sum(-1) / weights.sum(-1)).mean()
 
 
 def _with_generalised_labels(data: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
@@ -406,8 +418,7 @@ def generalised_force_matching_loss(scale: torch.Tensor):
     def loss(model: CGNet, positions: torch.Tensor, projection: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         _, predicted = model.member_energies_and_forces(positions, create_graph=True)
         error = (generalised_forces(predicted, projection) - labels) / scale
-        per_frame = (error**2).mean(dim=(0, 2))
-        return (weights * per_frame).sum() / weights.sum()
+        return _members_mean((error**2).mean(-1), weights)
 
     return loss
 

@@ -45,9 +45,9 @@ def internal_projection(positions: torch.Tensor) -> torch.Tensor:
 
 def generalised_forces(forces: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
     """Generalised forces ``Q = P F`` ``[..., n, 3N-6]`` of Cartesian forces ``[..., n, N, 3]``
-    (kJ/mol/nm) with the :func:`internal_projection` ``[n, 3N-6, 3N]`` of their positions;
-    leading dimensions (e.g. ensemble members) are kept."""
-    return torch.einsum("nkj,...nj->...nk", projection, forces.flatten(-2))
+    (kJ/mol/nm) with the :func:`internal_projection` ``[..., n, 3N-6, 3N]`` of their positions;
+    leading dimensions (e.g. ensemble members) are kept or broadcast."""
+    return torch.einsum("...nkj,...nj->...nk", projection, forces.flatten(-2))
 
 
 #: Unit of the generalised force along each kind of internal coordinate.

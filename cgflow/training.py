@@ -112,18 +112,24 @@ def fit(
     config: TrainingConfig | None = None,
     after_step: Callable[[torch.nn.Module], None] | None = None,
     description: str = "training",
+    streams: int = 1,
 ) -> History:
     """Train ``model`` in place to minimise ``loss(model, *batch)``.
 
     ``train_data`` and ``validation_data`` are sequences of tensors with frames along the
     first dimension (e.g. positions, forces, weights), already on the model's device.
     ``after_step(model)`` runs after every optimiser step (e.g. a Lipschitz projection).
+    ``streams`` > 1 draws that many independent shuffles per epoch: every training batch
+    tensor then has a leading ``[streams, batch]`` shape (one batch per ensemble member, so
+    that members do not share their mini-batch noise); validation batches keep ``[batch]``.
     Returns the :class:`History`; the model ends with the parameters of the best epoch.
     """
     config = config or TrainingConfig()
     n = len(train_data[0])
     if n == 0 or any(len(t) != n for t in train_data):
         raise ValueError(f"training tensors must be non-empty and share their first dimension, got {[len(t) for t in train_data]}")
+    if streams < 1:
+        raise ValueError(f"streams must be at least 1, got {streams}")
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(n / config.batch_size)
@@ -135,20 +141,22 @@ def fit(
     start = time.perf_counter()
     epochs = tqdm(range(config.epochs), desc=description, disable=not show, unit="epoch")
     for epoch in epochs:
-        order = torch.randperm(n, generator=generator).to(train_data[0].device)
+        order = torch.stack([torch.randperm(n, generator=generator) for _ in range(streams)]).to(train_data[0].device)
+        if streams == 1:
+            order = order[0]
         running = 0.0
         for step in range(steps_per_epoch):
-            batch = order[step * config.batch_size : (step + 1) * config.batch_size]
-            index = batch[distributed.shard(len(batch))]  # this process's share of the global batch
+            batch = order[..., step * config.batch_size : (step + 1) * config.batch_size]
+            index = batch[..., distributed.shard(batch.shape[-1])]  # this process's share of the global batch
             optimizer.zero_grad(set_to_none=True)
-            if len(index):
+            if index.shape[-1]:
                 value = loss(model, *[t[index] for t in train_data])
                 distributed.check_finite(value, f"{description}, epoch {epoch}, step {step}")
                 value.backward()
-                running += float(value.detach()) * len(index)
+                running += float(value.detach()) * index.shape[-1]
             else:
                 distributed.check_finite(torch.zeros(()), f"{description}, epoch {epoch}, step {step}")
-            distributed.average_gradients(model, len(index) / len(batch))
+            distributed.average_gradients(model, index.shape[-1] / batch.shape[-1])
             if config.max_gradient_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_gradient_norm)
             optimizer.step()

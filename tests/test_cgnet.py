@@ -209,6 +209,15 @@ def test_ensemble_energy_is_the_prior_plus_the_members_mean_and_members_train_al
         energy_k = model.prior(y) + model.network(model.featurizer(model.prior.geometry(y)))[k]
         torch.testing.assert_close(forces[k], -torch.autograd.grad(energy_k.sum(), y)[0], rtol=1e-12, atol=1e-9)
     torch.testing.assert_close(model.energy(x).detach(), energies.mean(0), rtol=1e-12, atol=1e-9)
+    # Each member its own batch (as in training): member k's rows are its energies there.
+    own = torch.stack([x[:20], x[20:40], x[40:60]])
+    own_energies, own_forces = model.member_energies_and_forces(own)
+    for k in range(3):
+        energies_k, forces_k = model.member_energies_and_forces(own[k])
+        torch.testing.assert_close(own_energies[k], energies_k[k], rtol=1e-12, atol=1e-9)
+        torch.testing.assert_close(own_forces[k], forces_k[k], rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="need 3 batches"):
+        model.member_energies_and_forces(own[:2])
     torch.testing.assert_close(model.energy_and_forces(x)[1], forces.mean(0), rtol=1e-12, atol=1e-9)
     # The loss is the mean of the members' own losses: a target equal to member 1's forces
     # leaves member 1 without a gradient, while the others still learn. (A loss on the

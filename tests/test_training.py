@@ -57,5 +57,29 @@ def test_bad_inputs_and_a_diverging_loss_are_named():
     x, y = line_data()
     with pytest.raises(ValueError, match="share their first dimension"):
         training.fit(model, squared_error, (x, y[:10]), config=training.TrainingConfig(progress=False))
+    with pytest.raises(ValueError, match="streams must be at least 1"):
+        training.fit(model, squared_error, (x, y), config=training.TrainingConfig(progress=False), streams=0)
     with pytest.raises(FloatingPointError, match="epoch 0, step 0"):
         training.fit(model, lambda m, x, y: squared_error(m, x, y) * float("nan"), (x, y), config=training.TrainingConfig(progress=False))
+
+
+def test_streams_shuffle_independently_and_each_sees_every_frame_once_per_epoch():
+    n, streams, batch_size = 50, 3, 16
+    frame_ids = torch.arange(n)
+    seen = []
+
+    def recording_loss(model, x, ids):
+        assert x.shape == (streams, ids.shape[-1], 1)  # every tensor gets the [streams, batch] layout
+        seen.append(ids)
+        return (model(x) ** 2).mean()
+
+    config = training.TrainingConfig(epochs=2, batch_size=batch_size, learning_rate=1e-3, patience=None, progress=False)
+    training.fit(torch.nn.Linear(1, 1), recording_loss, (torch.randn(n, 1), frame_ids), config=config, streams=streams)
+    steps = math.ceil(n / batch_size)
+    assert len(seen) == 2 * steps
+    for epoch in range(2):
+        orders = torch.cat(seen[epoch * steps : (epoch + 1) * steps], dim=1)
+        for order in orders:
+            assert torch.equal(order.sort().values, frame_ids)
+        assert not torch.equal(orders[0], orders[1]) and not torch.equal(orders[1], orders[2])
+    assert not torch.equal(torch.cat(seen[:steps], 1), torch.cat(seen[steps:], 1))  # a new shuffle per epoch
