@@ -320,10 +320,14 @@ class CGNet(Checkpointable, nn.Module):
         ``[members, batch, beads, 3]`` (each member its own batch, as in training). The
         positions are laid out once per member so that one backward pass separates them."""
         members = self.config.members
-        if x.ndim == 4 and len(x) != members:
-            raise ValueError(f"per-member positions need {members} batches, got {len(x)}")
-        self._check(x.flatten(0, 1) if x.ndim == 4 else x)
-        x = x.flatten(0, 1) if x.ndim == 4 else x.repeat(members, 1, 1)
+        if x.ndim == 4:
+            if len(x) != members:
+                raise ValueError(f"per-member positions need {members} batches, got {len(x)}")
+            x = x.flatten(0, 1)
+            self._check(x)
+        else:
+            self._check(x)
+            x = x.repeat(members, 1, 1)
         batch = len(x) // members
 
         def energies(replicated: torch.Tensor) -> torch.Tensor:
