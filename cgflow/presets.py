@@ -8,6 +8,8 @@ nm, ps, amu, kJ/mol, K.
   out), the 20,000 training frames of Fig. 3b and a validation subsample.
 - :func:`cgnet_config`, :func:`cgnet_training`: the CGnet recipe of chapters 4 and 6 (trained
   with ``CGNet.fit``'s default loss on generalised forces).
+- :func:`matched_steps`, :func:`validation_frames`: the recipe on fewer training frames
+  (chapter 7): as many gradient steps as on 20,000, validated on a quarter as many.
 - :func:`student_samples`, :func:`flow_matching_set`: the Flow-CGnet's training set, teacher
   samples plus points spread across the torsional barriers with marginal-force labels.
 - :func:`teacher_config`, :func:`teacher_training`: the flow of chapters 5 and 6.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
+import math
 import subprocess
 import dataclasses
 from dataclasses import dataclass
@@ -93,9 +96,30 @@ def cgnet_config(n_beads: int, temperature: float, members: int = CGNET_MEMBERS)
     return CGNetConfig(n_beads=n_beads, width=160, depth=5, activation="tanh", members=members, temperature=temperature)
 
 
-def cgnet_training(seed: int = 0) -> TrainingConfig:
-    """Force matching of the CGnet (baseline and student alike)."""
-    return TrainingConfig(epochs=pick(30, 3), batch_size=256, learning_rate=1e-3, patience=None, seed=seed)
+def matched_steps(config: TrainingConfig, n_frames: int) -> TrainingConfig:
+    """``config`` for a training set of ``n_frames``: a set smaller than ``N_TRAIN`` is trained
+    for proportionally more epochs (and warm-up epochs), so that it gets the gradient steps and
+    learning-rate schedule of the recipe's 20,000 frames; its best validation epoch guards
+    against over-fitting. Larger sets keep the recipe's epochs."""
+    if n_frames < 1:
+        raise ValueError(f"a training set needs at least one frame, got {n_frames}")
+    factor = max(1.0, N_TRAIN / n_frames)
+    return dataclasses.replace(config, epochs=math.ceil(config.epochs * factor), warmup_epochs=config.warmup_epochs * factor)
+
+
+def validation_frames(frames: Ala2Frames, n_train: int) -> CGDataset:
+    """Held-out frames that validate a model trained on ``n_train`` frames: a quarter as many
+    (at least 250, at most the book's ``frames.valid``, which they equal at 20,000), evenly
+    spread over the held-out blocks, so that a small training set is not selected on far more
+    data than it was trained on."""
+    n = min(len(frames.valid), max(n_train // 4, 250))
+    return frames.valid if n == len(frames.valid) else frames.held_out.subsample(n)
+
+
+def cgnet_training(seed: int = 0, n_frames: int = N_TRAIN) -> TrainingConfig:
+    """Force matching of the CGnet (baseline and student alike) on ``n_frames`` (see
+    :func:`matched_steps`)."""
+    return matched_steps(TrainingConfig(epochs=pick(30, 3), batch_size=256, learning_rate=1e-3, patience=None, seed=seed), n_frames)
 
 
 def teacher_config(n_beads: int, temperature: float) -> FlowConfig:
@@ -111,11 +135,12 @@ def teacher_config(n_beads: int, temperature: float) -> FlowConfig:
     )
 
 
-def teacher_training(seed: int = 0) -> TrainingConfig:
-    """Maximum-likelihood training of the teacher."""
-    return TrainingConfig(
+def teacher_training(seed: int = 0, n_frames: int = N_TRAIN) -> TrainingConfig:
+    """Maximum-likelihood training of the teacher on ``n_frames`` (see :func:`matched_steps`)."""
+    config = TrainingConfig(
         epochs=pick(30, 3), batch_size=128, learning_rate=2e-3, warmup_epochs=pick(2, 1), patience=None, max_gradient_norm=10.0, seed=seed
     )
+    return matched_steps(config, n_frames)
 
 
 def force_match(
@@ -131,7 +156,8 @@ def force_match(
     if validation is None:
         cut = int(0.9 * len(positions))
         positions, forces, validation = positions[:cut], forces[:cut], (positions[cut:], forces[cut:])
-    history = model.fit(positions, forces, validation=validation, config=dataclasses.replace(cgnet_training(seed), progress=progress))
+    training = dataclasses.replace(cgnet_training(seed, len(positions)), progress=progress)
+    history = model.fit(positions, forces, validation=validation, config=training)
     return model, history
 
 
@@ -243,7 +269,9 @@ def save_benchmark_record(path: Path, settings: dict, rows: list[dict]) -> dict:
         row.setdefault("commit", commit)
     record = {"commit": commit, "date": datetime.date.today().isoformat(), "settings": settings, "rows": rows}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    partial = path.with_name(path.name + ".partial")  # renamed when complete: a killed run leaves no torn file
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    partial.replace(path)
     print(f"wrote {path}")
     return record
 

@@ -1,6 +1,7 @@
 """The book's shared settings: the split, the fast-mode switch, and the tempering protocol."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -69,3 +70,38 @@ def test_benchmark_records_are_read_from_the_repository_with_a_clear_error_when_
     assert {"commit", "date", "settings", "rows"} <= set(record)
     with pytest.raises(FileNotFoundError, match="python benchmarks/no_such_benchmark.py"):
         presets.benchmark_record("no_such_benchmark")
+
+
+def test_smaller_training_sets_get_the_gradient_steps_and_schedule_of_twenty_thousand_frames():
+    recipe = presets.teacher_training(seed=1)
+    steps = recipe.epochs * -(-presets.N_TRAIN // recipe.batch_size)
+    for n in (1_000, 2_000, 5_000, 10_000):
+        small = presets.teacher_training(seed=1, n_frames=n)
+        assert small.seed == 1 and small.learning_rate == recipe.learning_rate
+        # As many optimiser steps, within one epoch's worth of rounding, and the warm-up in proportion.
+        assert abs(small.epochs * -(-n // small.batch_size) - steps) <= -(-n // small.batch_size) + small.epochs
+        assert small.warmup_epochs / small.epochs == pytest.approx(recipe.warmup_epochs / recipe.epochs, rel=0.02)
+    for n in (presets.N_TRAIN, 80_000):  # larger sets keep the recipe's epochs
+        assert presets.cgnet_training(n_frames=n) == presets.cgnet_training()
+    with pytest.raises(ValueError, match="at least one frame"):
+        presets.cgnet_training(n_frames=0)
+
+
+def test_validation_frames_scale_with_the_training_set_and_stay_held_out(dataset):
+    numbered = dataclasses.replace(dataset, positions=dataset.positions.copy())
+    numbered.positions[:, 0, 0] = np.arange(len(dataset))
+    frames = presets.ala2_frames(numbered)
+    assert presets.validation_frames(frames, presets.N_TRAIN) is frames.valid  # the fast-mode 2,000 reached
+    assert len(presets.validation_frames(frames, 4_000)) == 1_000
+    assert len(presets.validation_frames(frames, 100)) == 250
+    held_out = set(frames.held_out.positions[:, 0, 0].astype(int))
+    assert set(presets.validation_frames(frames, 4_000).positions[:, 0, 0].astype(int)) <= held_out
+
+
+def test_benchmark_records_are_written_whole(tmp_path):
+    path = tmp_path / "record.json"
+    presets.save_benchmark_record(path, {"a": 1}, [{"kl": 0.1}])
+    presets.save_benchmark_record(path, {"a": 2}, [{"kl": 0.2}])
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+    record = json.loads(path.read_text())
+    assert record["settings"] == {"a": 2} and record["rows"][0]["kl"] == 0.2 and len(record["commit"]) == 40
