@@ -121,10 +121,12 @@ def comparison_runner(study: Comparison) -> UnitRunner:
 
 
 def load_points(folder: Path = RESULTS) -> list[dict]:
-    """Every stored point's row, with its ``n`` (training frames), ``commit`` and ``date``."""
+    """Every stored point's row, with its ``n`` (training frames), ``nanoseconds`` (of 300 K
+    frames per CG model), ``commit`` and ``date``."""
     points = []
     for path in sorted(Path(folder).glob("n*_seed*.json")):
         record = json.loads(path.read_text())
+        settings = record["settings"]
         for row in record["rows"]:
-            points.append({**row, "n": record["settings"]["n_train"], "date": record["date"]})
+            points.append({**row, "n": settings["n_train"], "nanoseconds": settings.get("nanoseconds"), "date": record["date"]})
     return points
