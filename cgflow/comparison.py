@@ -101,12 +101,13 @@ class Comparison:
         if name == "cgnet":
             valid = presets.validation_frames(self.frames, len(train))
             positions, forces, validation, preparation = train.positions, train.forces, (valid.positions, valid.forces), 0.0
+            training = presets.cgnet_training(seed, len(train))
         elif student_set is not None:
-            (positions, forces, preparation), validation = student_set, None
+            (positions, forces, preparation), validation, training = student_set, None, None  # the recipe's student training
         else:
             raise ValueError(f"{name} needs the training set that Comparison.teacher returns")
         config = presets.cgnet_config(self.dataset.n_beads, self.dataset.temperature)
-        model, _ = presets.force_match(train.positions, positions, forces, config, seed, validation=validation, progress=False)
+        model, _ = presets.force_match(train.positions, positions, forces, config, seed, validation, False, training)
         training_seconds = time.perf_counter() - start + preparation
         phi_psi, seconds = self.simulate(model, seed, train)
         return self.row(seed, name, phi_psi, training_seconds + seconds, training_seconds=round(training_seconds, 1),

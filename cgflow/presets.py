@@ -144,19 +144,20 @@ def teacher_training(seed: int = 0, n_frames: int = N_TRAIN) -> TrainingConfig:
 
 
 def force_match(
-    prior_positions, positions, forces, config: CGNetConfig, seed: int, validation=None, progress: bool | None = None
+    prior_positions, positions, forces, config: CGNetConfig, seed: int, validation=None, progress: bool | None = None,
+    training: TrainingConfig | None = None,
 ) -> tuple[CGNet, History]:
-    """A CGnet of ``config`` (prior fitted to ``prior_positions``, nm) trained with
-    :func:`cgnet_training` on ``positions`` (nm) and ``forces`` (kJ/mol/nm), and its training
-    history: all-atom frames for the baseline, the :func:`flow_matching_set` for the
-    Flow-CGnet. ``validation``: ``(positions, forces)``, or None to hold out the last 10 % of
-    the given ones (teacher samples are independent draws, so any 10 % will do)."""
+    """A CGnet of ``config`` (prior fitted to ``prior_positions``, nm) trained on ``positions``
+    (nm) and ``forces`` (kJ/mol/nm), and its training history: all-atom frames for the
+    baseline, the :func:`flow_matching_set` for the Flow-CGnet. ``validation``: ``(positions,
+    forces)``, or None to hold out the last 10 % of the given ones (teacher samples are
+    independent draws, so any 10 % will do). ``training``: default :func:`cgnet_training`."""
     seed_everything(seed)
     model = CGNet.from_data(prior_positions, config)
     if validation is None:
         cut = int(0.9 * len(positions))
         positions, forces, validation = positions[:cut], forces[:cut], (positions[cut:], forces[cut:])
-    training = dataclasses.replace(cgnet_training(seed, len(positions)), progress=progress)
+    training = dataclasses.replace(training or cgnet_training(seed), progress=progress)
     history = model.fit(positions, forces, validation=validation, config=training)
     return model, history
 
