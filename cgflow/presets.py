@@ -103,7 +103,9 @@ def matched_steps(config: TrainingConfig, n_frames: int) -> TrainingConfig:
     against over-fitting. Larger sets keep the recipe's epochs."""
     if n_frames < 1:
         raise ValueError(f"a training set needs at least one frame, got {n_frames}")
-    factor = max(1.0, N_TRAIN / n_frames)
+    if n_frames >= N_TRAIN:
+        return config
+    factor = N_TRAIN / n_frames
     return dataclasses.replace(config, epochs=math.ceil(config.epochs * factor), warmup_epochs=config.warmup_epochs * factor)
 
 
