@@ -214,6 +214,12 @@ def burn_in_frames() -> int:
     return pick(100, 50)
 
 
+def cold_frames_per_walker(n_steps: int | None = None) -> int:
+    """300 K frames per walker that :func:`cold_frames` keeps from ``n_steps`` steps per replica
+    (default :func:`steps_per_replica`): every :func:`save_every`-th step, less the burn-in."""
+    return max(0, (n_steps or steps_per_replica()) // save_every() - burn_in_frames())
+
+
 def steps_per_replica() -> int:
     """Langevin steps per replica of a CG simulation (40 ps; 4 ps in fast mode)."""
     return pick(20_000, 2_000)
