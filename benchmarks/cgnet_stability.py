@@ -50,10 +50,7 @@ def as_row(members: int | None, kind: str, seed: int, scores: analysis.Ramachand
         "members": members,
         "kind": kind,
         "seed": seed,
-        "kl": round(scores.kl.value, 4),
-        "kl_error": round(scores.kl.error, 4),
-        "alpha_l_percent": round(scores.alpha_l_percent.value, 3),
-        "alpha_l_error": round(scores.alpha_l_percent.error, 3),
+        **scores.fields(),
         "seconds": round(seconds, 1),
         "validation_loss": None if validation_loss is None else round(validation_loss, 5),
     }
@@ -93,7 +90,7 @@ def main() -> None:
                                              validation=(frames.valid.positions, frames.valid.forces), progress=False)
         return model, history.seconds, min(history.validation)
 
-    size = presets.steps_per_replica() // presets.save_every() - presets.burn_in_frames()  # cold frames per walker
+    size = presets.cold_frames_per_walker()
     print(f"{'members':>7s} {'kind':>10s} {'seed':>4s} {'KL (nats)':>15s} {'phi > 0 (%)':>14s} {'s':>7s}")
     for members in args.members:
         first = None

@@ -191,6 +191,12 @@ class RamachandranScores:
     alpha_l_percent: Estimate
     free_energy_mse: float
 
+    def fields(self) -> dict[str, float]:
+        """The scores as a benchmark row stores them: KL and its error to 4 decimals (nats), the
+        phi > 0 population and its error to 3 (percentage points)."""
+        return {"kl": round(self.kl.value, 4), "kl_error": round(self.kl.error, 4),
+                "alpha_l_percent": round(self.alpha_l_percent.value, 3), "alpha_l_error": round(self.alpha_l_percent.error, 3)}
+
 
 def ramachandran_scores(reference, model, temperature: float, n_blocks: int) -> RamachandranScores:
     """Scores of ``model`` (phi, psi) ``[frames, 2]`` in rad against ``reference`` (same), at

@@ -56,18 +56,16 @@ class Comparison:
         self.walkers = presets.walkers()
         burn_in = presets.burn_in_frames() * presets.save_every()
         self.n_steps = int(round(nanoseconds * 1000 / self.walkers / presets.TIME_STEP)) + burn_in
-        cold = (self.n_steps // presets.save_every() - presets.burn_in_frames()) * presets.save_every()
         #: 300 K time per CG model that the simulations actually give (ns).
-        self.nanoseconds = cold * presets.TIME_STEP * self.walkers / 1000
+        self.nanoseconds = presets.cold_frames_per_walker(self.n_steps) * presets.save_every() * presets.TIME_STEP * self.walkers / 1000
         #: The ground truth's phi > 0 population (%).
         self.ground_truth_alpha_l_percent = 100 * float(np.mean(self.reference[:, 0] > 0))
 
     def row(self, seed: int, model: str, phi_psi: np.ndarray, seconds: float, **extra) -> dict:
         """The scores of ``phi_psi`` ``[frames, 2]`` (rad, walker after walker) as a row."""
         scores = analysis.ramachandran_scores(self.reference, phi_psi, self.dataset.temperature, self.walkers)
-        return {"seed": seed, "model": model, "kl": round(scores.kl.value, 4), "kl_error": round(scores.kl.error, 4),
-                "fe_mse": round(scores.free_energy_mse, 3), "alpha_l_percent": round(scores.alpha_l_percent.value, 3),
-                "alpha_l_error": round(scores.alpha_l_percent.error, 3), "seconds": round(seconds, 1), **extra}
+        return {"seed": seed, "model": model, **scores.fields(), "fe_mse": round(scores.free_energy_mse, 3),
+                "seconds": round(seconds, 1), **extra}
 
     def teacher(self, train: CGDataset, seed: int, students=STUDENTS) -> tuple[dict, dict]:
         """Trains the teacher on ``train``'s positions and samples it; returns its row and the
@@ -107,7 +105,8 @@ class Comparison:
         else:
             raise ValueError(f"{name} needs the training set that Comparison.teacher returns")
         config = presets.cgnet_config(self.dataset.n_beads, self.dataset.temperature)
-        model, _ = presets.force_match(train.positions, positions, forces, config, seed, validation, False, training)
+        model, _ = presets.force_match(train.positions, positions, forces, config, seed, validation=validation, progress=False,
+                                        training=training)
         training_seconds = time.perf_counter() - start + preparation
         phi_psi, seconds = self.simulate(model, seed, train)
         return self.row(seed, name, phi_psi, training_seconds + seconds, training_seconds=round(training_seconds, 1),

@@ -93,16 +93,16 @@ def sweep(
     """Computes every (size, seed, unit) whose points are missing or were stored with other
     settings (``settings_of(n, unit)``), or all of them with ``recompute``, smallest sizes
     first, and writes each point as it finishes. Returns the rows computed now."""
-    todo = [(n, seed, unit) for seed in seeds for n in sorted(sizes) for unit in units
-            if recompute or not is_done(folder, n, seed, unit, settings_of(n, unit))]
+    todo = [(n, seed, unit, settings_of(n, unit)) for seed in seeds for n in sorted(sizes) for unit in units]
+    todo = [item for item in todo if recompute or not is_done(folder, *item)]
     computed = []
     show = progress_bars() if progress is None else progress
-    for n, seed, unit in tqdm(todo, desc="data-efficiency points", unit="unit", disable=not show):
+    for n, seed, unit, settings in tqdm(todo, desc="data-efficiency points", unit="unit", disable=not show):
         rows = run(n, seed, unit)
         if sorted(row["model"] for row in rows) != sorted(UNITS[unit]):
             raise RuntimeError(f"unit {unit} at n={n}, seed {seed} returned models {[row['model'] for row in rows]}, expected {UNITS[unit]}")
         for row in rows:
-            presets.save_benchmark_record(point_path(folder, n, row["model"], seed), settings_of(n, unit), [row])
+            presets.save_benchmark_record(point_path(folder, n, row["model"], seed), settings, [row])
         computed += rows
     return computed
 

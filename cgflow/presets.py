@@ -106,7 +106,9 @@ def matched_steps(config: TrainingConfig, n_frames: int) -> TrainingConfig:
     against over-fitting. Larger sets keep the recipe's epochs."""
     if n_frames < 1:
         raise ValueError(f"a training set needs at least one frame, got {n_frames}")
-    factor = max(1.0, N_TRAIN / n_frames)
+    if n_frames >= N_TRAIN:
+        return config
+    factor = N_TRAIN / n_frames
     return dataclasses.replace(config, epochs=math.ceil(config.epochs * factor), warmup_epochs=config.warmup_epochs * factor)
 
 
@@ -213,6 +215,12 @@ def save_every() -> int:
 def burn_in_frames() -> int:
     """Saved frames dropped at the start of every CG simulation."""
     return pick(100, 50)
+
+
+def cold_frames_per_walker(n_steps: int | None = None) -> int:
+    """300 K frames per walker that :func:`cold_frames` keeps from ``n_steps`` steps per replica
+    (default :func:`steps_per_replica`): every :func:`save_every`-th step, less the burn-in."""
+    return max(0, (n_steps or steps_per_replica()) // save_every() - burn_in_frames())
 
 
 def steps_per_replica() -> int:

@@ -230,3 +230,9 @@ def test_pairwise_distance_features():
     features = analysis.pairwise_distance_features(x, min_separation=2)
     assert features.shape == (1, 10)  # pairs (i, j) with j - i >= 2 among 6 beads
     assert features[0, 0] == pytest.approx(np.linalg.norm(x[0, 2] - x[0, 0]))
+
+
+def test_ramachandran_scores_give_their_fields_rounded_as_benchmarks_store_them():
+    scores = analysis.RamachandranScores(kl=analysis.Estimate(0.123456, 0.012345), alpha_l_percent=analysis.Estimate(2.85049, 0.41249),
+                                         free_energy_mse=1.0)
+    assert scores.fields() == {"kl": 0.1235, "kl_error": 0.0123, "alpha_l_percent": 2.85, "alpha_l_error": 0.412}

@@ -89,15 +89,19 @@ def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_
     workdir, _ = generated
     original = np.load(datagen.chunk_path(workdir, 1, 1))["positions"]
     resumed = tmp_path / "work"
-    (resumed / "traj01").mkdir(parents=True)
-    first = datagen.chunk_path(workdir, 1, 0)
-    datagen.chunk_path(resumed, 1, 0).write_bytes(first.read_bytes())
-    # A chunk that was cut off while being written leaves only a .partial file.
+    # A run stopped after its first chunk (the recipe cut to one chunk stops there) ...
+    datagen.run_trajectory(dataclasses.replace(TINY, trajectory_length=TINY.chunk_length), resumed, 1)
+    assert "states" in np.load(datagen.chunk_path(resumed, 1, 0)).files  # the last chunk keeps what resuming needs
+    # ... and a chunk that was cut off while being written leaves only a .partial file.
     datagen.chunk_path(resumed, 1, 1).with_suffix(".npz.partial").write_bytes(b"cut off")
     assert datagen.completed_chunks(TINY, resumed, 1) == 1
     datagen.run_trajectory(TINY, resumed, 1)
     assert datagen.completed_chunks(TINY, resumed, 1) == 2
     np.testing.assert_array_equal(np.load(datagen.chunk_path(resumed, 1, 1))["positions"], original)
+    # Only the last chunk keeps the replicas' states; the others lose nothing else.
+    assert ["states" in np.load(datagen.chunk_path(resumed, 1, c)).files for c in range(2)] == [False, True]
+    np.testing.assert_array_equal(np.load(datagen.chunk_path(resumed, 1, 0))["forces"], np.load(datagen.chunk_path(workdir, 1, 0))["forces"])
+    assert datagen.drop_resume_states(TINY, resumed, 1) == 0  # nothing left to drop
 
 
 def test_ladders_run_as_separate_jobs_assemble_the_same_dataset(generated, tmp_path):

@@ -47,11 +47,13 @@ def test_cold_frames_are_the_coldest_replicas_walker_after_walker(dataset):
         return 0.5 * 1000.0 * (x**2).sum((1, 2)), -1000.0 * x
 
     starts = np.random.default_rng(0).normal(0.0, 0.05, (64, dataset.n_beads, 3))
-    run = presets.cold_frames(harmonic, dataset.masses, starts, seed=0, n_steps=400)
+    run = presets.cold_frames(harmonic, dataset.masses, starts, seed=0, n_steps=1_000)
     walkers, rungs = presets.walkers(), presets.TEMPERING_RUNGS
     assert run.result.positions.shape[1] == walkers * rungs
     burn_in = run.result.n_frames - run.frames.shape[1]
     assert burn_in > 0
+    assert run.frames.shape[1] == presets.cold_frames_per_walker(1_000) > 0
+    assert presets.cold_frames_per_walker(10) == 0  # all of a run this short is burn-in
     for walker in range(walkers):
         np.testing.assert_array_equal(run.frames[walker], run.result.positions[burn_in:, walker * rungs])
     np.testing.assert_array_equal(run.flat()[: run.frames.shape[1]], run.frames[0])

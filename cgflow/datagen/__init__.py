@@ -1,8 +1,9 @@
 """OpenMM recipes that produced the reference data in ``data/`` (needs the ``[data]`` extra).
 
 Run ``python -m cgflow.datagen NAME`` (or ``make data``) to regenerate a dataset from nothing.
-Generation is resumable: trajectories run in chunks written atomically to a work folder with
-the OpenMM states they ended in, and a later run continues after the last complete chunk.
+Generation is resumable: trajectories run in chunks written atomically to a work folder, the
+last chunk of each trajectory with the OpenMM states it ended in (earlier chunks drop theirs to
+stay small), and a later run continues after the last complete chunk.
 When all chunks exist they are assembled into the files in ``data/`` and
 ``data/MANIFEST.json`` records their checksums and provenance.
 
@@ -27,7 +28,7 @@ from .building import BUILDERS, bead_atoms, build_alanine_dipeptide, build_cln02
 from .exchange import ReplicaExchange, round_trips, walker_paths
 from .pipeline import generate
 from .recipes import ALA2, CLN025, CLN025_MD, RECIPES, Recipe
-from .running import RecipeRunner, chunk_path, completed_chunks, run_trajectory
+from .running import RecipeRunner, chunk_path, completed_chunks, drop_resume_states, run_trajectory
 
 __all__ = [
     "ALA2",
@@ -44,6 +45,7 @@ __all__ = [
     "build_cln025",
     "chunk_path",
     "completed_chunks",
+    "drop_resume_states",
     "generate",
     "round_trips",
     "run_trajectory",
