@@ -1,7 +1,7 @@
 """How reproducible is the force-matching CGnet? Where its spread over seeds comes from.
 
-For each CGnet recipe of ``--members`` (1: one network; 4: the book's ensemble, see
-``cgflow.presets``), trains the CGnet of chapter 4 on the 20,000 training frames once per
+For each CGnet recipe of ``--recipes`` (MEMBERSxWIDTH: ``1x112`` is one network of 112 units
+per layer, ``8x112`` the book's ensemble, see ``cgflow.presets``), trains the CGnet of chapter 4 on the 20,000 training frames once per
 training seed and simulates each model with the book's parallel tempering (simulation seed 0);
 simulates the first model again with other simulation seeds; and scores ground-truth frames cut
 to the size of a simulation. Every row is scored against all held-out frames: KL(ground truth ||
@@ -17,13 +17,13 @@ at phi > 0 (standard error over the independent walkers):
   disjoint from the book's frames and from each other): the noise of the data themselves,
   which every training seed on one draw shares.
 
-``--kinds`` and ``--members`` run some of them; rows of other (members, kind) pairs already in
-the file are kept when its settings are this run's.
+``--kinds`` and ``--recipes`` run some of them; rows of other (members, width, kind) triples
+already in the file are kept when its settings are this run's.
 
 Prints the table and writes ``benchmarks/results/cgnet_stability.json``, which chapter 4
 reads. Run it on an idle machine; the rows carry their wall times.
 
-    python benchmarks/cgnet_stability.py [--members 1 4] [--seeds 0 1 2 3 4] [--simulation-seeds 1 2 3]
+    python benchmarks/cgnet_stability.py [--recipes 1x160 1x112 8x112] [--seeds 0 1 2 3 4] [--simulation-seeds 1 2 3]
                                          [--data-draws 1 2] [--kinds training simulation estimator data]
 """
 
@@ -45,9 +45,23 @@ from cgflow.cgnet import CGNet
 KINDS = ("training", "simulation", "estimator", "data")
 
 
-def as_row(members: int | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
+def recipe_of(text: str) -> tuple[int, int]:
+    """``"8x112"`` -> (8 networks, 112 units per layer)."""
+    members, _, width = text.partition("x")
+    if not (members.isdigit() and width.isdigit()):
+        raise argparse.ArgumentTypeError(f"a recipe is MEMBERSxWIDTH, e.g. 8x112, got {text!r}")
+    return int(members), int(width)
+
+
+def name_of(row: dict) -> str:
+    return "-" if row["members"] is None else f"{row['members']}x{row['width']}"
+
+
+def as_row(recipe: tuple[int, int] | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
+    members, width = recipe or (None, None)
     return {
         "members": members,
+        "width": width,
         "kind": kind,
         "seed": seed,
         **scores.fields(),
@@ -58,7 +72,8 @@ def as_row(members: int | None, kind: str, seed: int, scores: analysis.Ramachand
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, nargs="+", default=[1, presets.CGNET_MEMBERS], help="networks per CGnet, one recipe each")
+    parser.add_argument("--recipes", type=recipe_of, nargs="+", default=[(1, presets.CGNET_WIDTH), (presets.CGNET_MEMBERS, presets.CGNET_WIDTH)],
+                        help="CGnets as MEMBERSxWIDTH (networks, units per layer), one recipe each")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds")
     parser.add_argument("--simulation-seeds", type=int, nargs="+", default=[1, 2, 3], help="extra simulations of the first model")
     parser.add_argument("--estimator-draws", type=int, default=5)
@@ -74,7 +89,7 @@ def main() -> None:
 
     def report(row: dict) -> None:
         rows.append(row)
-        print(f"{row['members'] or '-':>7} {row['kind']:>10s} {row['seed']:4d} {row['kl']:7.3f} ± {row['kl_error']:.3f}"
+        print(f"{name_of(row):>7s} {row['kind']:>10s} {row['seed']:4d} {row['kl']:7.3f} ± {row['kl_error']:.3f}"
               f" {row['alpha_l_percent']:7.2f} ± {row['alpha_l_error']:.2f} {row['seconds']:7.0f}", flush=True)
 
     def simulate(model: CGNet, seed: int) -> tuple[analysis.RamachandranScores, float]:
@@ -84,31 +99,32 @@ def main() -> None:
         scores = analysis.ramachandran_scores(reference, analysis.phi_psi(run.flat()), dataset.temperature, walkers)
         return scores, time.perf_counter() - start
 
-    def train(members: int, seed: int, train_frames) -> tuple[CGNet, float, float]:
-        config = presets.cgnet_config(dataset.n_beads, dataset.temperature, members)
+    def train(recipe: tuple[int, int], seed: int, train_frames) -> tuple[CGNet, float, float]:
+        config = presets.cgnet_config(dataset.n_beads, dataset.temperature, *recipe)
         model, history = presets.force_match(train_frames.positions, train_frames.positions, train_frames.forces, config, seed,
                                              validation=(frames.valid.positions, frames.valid.forces), progress=False)
         return model, history.seconds, min(history.validation)
 
     size = presets.cold_frames_per_walker()
-    print(f"{'members':>7s} {'kind':>10s} {'seed':>4s} {'KL (nats)':>15s} {'phi > 0 (%)':>14s} {'s':>7s}")
-    for members in args.members:
+    print(f"{'recipe':>7s} {'kind':>10s} {'seed':>4s} {'KL (nats)':>15s} {'phi > 0 (%)':>14s} {'s':>7s}")
+    for recipe in args.recipes:
         first = None
         for seed in args.seeds if {"training", "simulation"} & set(args.kinds) else []:
             if first is not None and "training" not in args.kinds:
                 break
-            model, training_seconds, validation = train(members, seed, frames.train)
+            model, training_seconds, validation = train(recipe, seed, frames.train)
             if "training" in args.kinds:
                 scores, seconds = simulate(model, 0)
-                report(as_row(members, "training", seed, scores, training_seconds + seconds, validation))
+                report(as_row(recipe, "training", seed, scores, training_seconds + seconds, validation))
             first = first or model
         for seed in args.simulation_seeds if "simulation" in args.kinds else []:
             scores, seconds = simulate(first, seed)
-            report(as_row(members, "simulation", seed, scores, seconds))
+            report(as_row(recipe, "simulation", seed, scores, seconds))
     for draw in args.data_draws if "data" in args.kinds else []:
-        model, training_seconds, validation = train(presets.CGNET_MEMBERS, 0, presets.training_draw(frames, draw))
+        book = (presets.CGNET_MEMBERS, presets.CGNET_WIDTH)
+        model, training_seconds, validation = train(book, 0, presets.training_draw(frames, draw))
         scores, seconds = simulate(model, 0)
-        report(as_row(presets.CGNET_MEMBERS, "data", draw, scores, training_seconds + seconds, validation))
+        report(as_row(book, "data", draw, scores, training_seconds + seconds, validation))
     training_block = analysis.phi_psi(frames.training_block.positions)
     for draw in range(args.estimator_draws) if "estimator" in args.kinds else []:
         starts = np.random.default_rng(draw).choice(len(training_block) - size, walkers, replace=False)
@@ -129,15 +145,15 @@ def main() -> None:
     if args.output.exists():
         previous = json.loads(args.output.read_text())
         if previous["settings"] == settings:
-            rerun = {(r["members"], r["kind"]) for r in rows}
-            rows = [r for r in previous["rows"] if (r["members"], r["kind"]) not in rerun] + rows
-    for members in sorted({r["members"] for r in rows}, key=lambda m: m or 0):
+            rerun = {(r["members"], r["width"], r["kind"]) for r in rows}
+            rows = [r for r in previous["rows"] if (r["members"], r["width"], r["kind"]) not in rerun] + rows
+    for recipe in sorted({(r["members"], r["width"]) for r in rows}, key=lambda mw: (mw[0] or 0, mw[1] or 0)):
         for kind in KINDS:
-            chosen = [r for r in rows if r["members"] == members and r["kind"] == kind]
+            chosen = [r for r in rows if (r["members"], r["width"]) == recipe and r["kind"] == kind]
             if chosen:
                 kl = [r["kl"] for r in chosen]
                 deviation = max(abs(r["alpha_l_percent"] - truth) for r in chosen)
-                print(f"members {members or '-'} {kind:>10s}: KL {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
+                print(f"{name_of(chosen[0]):>7s} {kind:>10s}: KL {min(kl):.3f}-{max(kl):.3f} (largest/smallest {max(kl) / min(kl):.2f});"
                       f" phi > 0 deviates from the ground truth by at most {deviation:.2f} points")
     presets.save_benchmark_record(args.output, settings, rows)
 

@@ -64,6 +64,7 @@ def test_the_cgnet_recipe_is_an_ensemble_trained_like_chapter_four():
     config = presets.cgnet_config(5, 300.0)
     assert config.members == presets.CGNET_MEMBERS > 1
     assert presets.cgnet_config(5, 300.0, members=1).members == 1
+    assert (config.width, presets.cgnet_config(5, 300.0, members=1, width=160).width) == (presets.CGNET_WIDTH, 160)
     assert presets.cgnet_training(seed=3).seed == 3
 
 
