@@ -1,8 +1,8 @@
 """How reproducible is the force-matching CGnet? Where its spread over seeds comes from.
 
 For each CGnet recipe of ``--recipes`` (MEMBERSxWIDTH: ``1x112`` is one network of 112 units
-per layer, ``8x112`` the book's ensemble, see ``cgflow.presets``), trains the CGnet of chapter 4 on the 20,000 training frames once per
-training seed and simulates each model with the book's parallel tempering (simulation seed 0);
+per layer, ``8x112`` the book's ensemble, see ``cgflow.presets``), trains the CGnet of chapter 4
+on the 20,000 training frames once per training seed and simulates each model with the book's parallel tempering (simulation seed 0);
 simulates the first model again with other simulation seeds; and scores ground-truth frames cut
 to the size of a simulation. Every row is scored against all held-out frames: KL(ground truth ||
 model) on 60 x 60 bins with empty bins masked (bootstrap error over walkers) and the population
@@ -54,7 +54,8 @@ def recipe_of(text: str) -> tuple[int, int]:
 
 
 def name_of(row: dict) -> str:
-    return "-" if row["members"] is None else f"{row['members']}x{row['width']}"
+    members, width = presets.cgnet_recipe(row)
+    return "-" if members is None else f"{members}x{width}"
 
 
 def as_row(recipe: tuple[int, int] | None, kind: str, seed: int, scores: analysis.RamachandranScores, seconds: float, validation_loss=None) -> dict:
@@ -145,11 +146,11 @@ def main() -> None:
     if args.output.exists():
         previous = json.loads(args.output.read_text())
         if previous["settings"] == settings:
-            rerun = {(r["members"], r["width"], r["kind"]) for r in rows}
-            rows = [r for r in previous["rows"] if (r["members"], r["width"], r["kind"]) not in rerun] + rows
-    for recipe in sorted({(r["members"], r["width"]) for r in rows}, key=lambda mw: (mw[0] or 0, mw[1] or 0)):
+            rerun = {(presets.cgnet_recipe(r), r["kind"]) for r in rows}
+            rows = [r for r in previous["rows"] if (presets.cgnet_recipe(r), r["kind"]) not in rerun] + rows
+    for recipe in sorted({presets.cgnet_recipe(r) for r in rows}, key=lambda mw: (mw[0] or 0, mw[1] or 0)):
         for kind in KINDS:
-            chosen = [r for r in rows if (r["members"], r["width"]) == recipe and r["kind"] == kind]
+            chosen = [r for r in rows if presets.cgnet_recipe(r) == recipe and r["kind"] == kind]
             if chosen:
                 kl = [r["kl"] for r in chosen]
                 deviation = max(abs(r["alpha_l_percent"] - truth) for r in chosen)

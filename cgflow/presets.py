@@ -100,6 +100,12 @@ def cgnet_config(n_beads: int, temperature: float, members: int = CGNET_MEMBERS,
     return CGNetConfig(n_beads=n_beads, width=width, depth=5, activation="tanh", members=members, temperature=temperature)
 
 
+def cgnet_recipe(row: dict) -> tuple[int | None, int | None]:
+    """(networks, units per layer) of a row of ``benchmarks/cgnet_stability.py``; (None, None)
+    for the rows that score ground-truth frames."""
+    return row["members"], row["width"]
+
+
 def matched_steps(config: TrainingConfig, n_frames: int) -> TrainingConfig:
     """``config`` for a training set of ``n_frames``: a set smaller than ``N_TRAIN`` is trained
     for proportionally more epochs (and warm-up epochs), so that it gets the gradient steps and

@@ -71,6 +71,9 @@ def test_the_cgnet_recipe_is_an_ensemble_trained_like_chapter_four():
 def test_benchmark_records_are_read_from_the_repository_with_a_clear_error_when_missing():
     record = presets.benchmark_record("cgnet_stability")
     assert {"commit", "date", "settings", "rows"} <= set(record)
+    for row in record["rows"]:  # only the rows that score ground-truth frames have no CGnet
+        members, width = presets.cgnet_recipe(row)
+        assert (members is None) == (width is None) == (row["kind"] == "estimator")
     with pytest.raises(FileNotFoundError, match="python benchmarks/no_such_benchmark.py"):
         presets.benchmark_record("no_such_benchmark")
 
