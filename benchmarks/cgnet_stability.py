@@ -13,18 +13,19 @@ at phi > 0 (standard error over the independent walkers):
 - ``estimator``: training-block frames in as many contiguous blocks (walkers) of the same
   length as a simulation, drawn at random: the noise of the estimators on exact samples;
 - ``data``: the book's recipe (training seed 0) on other draws of 20,000 training frames
-  (``presets.training_draw``: every 4th frame of the training block from frame 1, 2, ...,
-  disjoint from the book's frames and from each other): the noise of the data themselves,
-  which every training seed on one draw shares.
+  (``presets.training_draw``: of the training-block frames that the book does not train on,
+  every 3rd from the 1st, 2nd or 3rd, disjoint from the book's frames and from each other):
+  the noise of the data themselves, which every training seed on one draw shares.
 
-``--kinds`` and ``--recipes`` run some of them; rows of other (members, width, kind) triples
-already in the file are kept when its settings are this run's.
+``--kinds``, ``--recipes``, ``--seeds``, ``--simulation-seeds`` and ``--data-draws`` run some
+of them; the file's rows of every other (recipe, kind, seed) are kept when its settings are
+this run's.
 
 Prints the table and writes ``benchmarks/results/cgnet_stability.json``, which chapter 4
 reads. Run it on an idle machine; the rows carry their wall times.
 
     python benchmarks/cgnet_stability.py [--recipes 1x160 1x112 8x112] [--seeds 0 1 2 3 4] [--simulation-seeds 1 2 3]
-                                         [--data-draws 1 2] [--kinds training simulation estimator data]
+                                         [--data-draws 1 2 3] [--kinds training simulation estimator data]
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="training seeds")
     parser.add_argument("--simulation-seeds", type=int, nargs="+", default=[1, 2, 3], help="extra simulations of the first model")
     parser.add_argument("--estimator-draws", type=int, default=5)
-    parser.add_argument("--data-draws", type=int, nargs="+", default=[1, 2], help="other draws of the training frames")
+    parser.add_argument("--data-draws", type=int, nargs="+", default=[1, 2, 3], help="other draws of the training frames (1-3)")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--output", type=Path, default=presets.BENCHMARK_RESULTS / "cgnet_stability.json")
     args = parser.parse_args()
@@ -146,8 +147,8 @@ def main() -> None:
     if args.output.exists():
         previous = json.loads(args.output.read_text())
         if previous["settings"] == settings:
-            rerun = {(presets.cgnet_recipe(r), r["kind"]) for r in rows}
-            rows = [r for r in previous["rows"] if (presets.cgnet_recipe(r), r["kind"]) not in rerun] + rows
+            rerun = {(presets.cgnet_recipe(r), r["kind"], r["seed"]) for r in rows}
+            rows = [r for r in previous["rows"] if (presets.cgnet_recipe(r), r["kind"], r["seed"]) not in rerun] + rows
     for recipe in sorted({presets.cgnet_recipe(r) for r in rows}, key=lambda mw: (mw[0] or 0, mw[1] or 0)):
         for kind in KINDS:
             chosen = [r for r in rows if presets.cgnet_recipe(r) == recipe and r["kind"] == kind]

@@ -82,8 +82,9 @@ coordinates, from the same $N$ frames. They use different information in them.
 
 **Force matching** (eq. 3) regresses the model's force on the projected all-atom force of
 every frame. That force is the mean force $-\nabla F(\mathbf{x})$ plus the fluctuating force of
-every atom that the CG map integrates out. Chapter 3 measured this noise: along the dihedrals it
-is many times larger than the mean force itself. The error of a regression on noisy labels
+every atom that the CG map integrates out. Chapter 4 measured this noise: along a dihedral the
+labels spread by tens of kJ/mol/rad, several times the mean force that shapes the
+Ramachandran basins. The error of a regression on noisy labels
 falls like $\sigma_\text{noise}/\sqrt{n}$, where $n$ is the number of frames near a
 configuration. Chapter 1 showed the law on the toy system, where more data is free: the mean
 force's error fell as $1/\sqrt{N}$ with a prefactor set by the force noise.
@@ -91,8 +92,8 @@ force's error fell as $1/\sqrt{N}$ with a prefactor set by the force noise.
 **Maximum likelihood** (eq. 4 and the flow of chapter 5) uses the positions alone. The
 statistical error of a density estimate is set by counting: a basin holding a fraction $p$
 of the frames has its population estimated to about $\sqrt{p(1-p)/N_\text{eff}}$. No force
-noise enters. On the toy system relative entropy reached a given accuracy with several times
-fewer samples than force matching.
+noise enters. On chapter 1's toy, relative entropy (the same principle with a computable
+normalisation) was far more accurate than force matching with few frames.
 
 The Flow-CGnet adds no information: it is force-matched to the teacher's samples and forces,
 which carry exactly what the teacher learned from the $N$ frames. It inherits the teacher's
