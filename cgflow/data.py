@@ -48,6 +48,11 @@ def data_dir() -> Path:
     return Path(os.environ.get("CGFLOW_DATA", Path(__file__).resolve().parent.parent / "data"))
 
 
+def evenly_spaced(total: int, n: int) -> np.ndarray:
+    """``n`` increasing frame indices evenly spaced from 0 to ``total - 1``."""
+    return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
+
+
 @dataclass
 class CGDataset:
     """CG configurations with optional forces and weights.
@@ -142,7 +147,7 @@ class CGDataset:
         """``n`` frames evenly spaced over the whole dataset (every trajectory contributes)."""
         if not 0 < n <= len(self):
             raise ValueError(f"cannot subsample {n} frames from {len(self)}")
-        return self.select(np.unique(np.linspace(0, len(self) - 1, n).round().astype(np.int64)))
+        return self.select(evenly_spaced(len(self), n))
 
     def split(self, validation_fraction: float = 0.2, by: str = "block") -> tuple[CGDataset, CGDataset]:
         """Contiguous training and validation sets.

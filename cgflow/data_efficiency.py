@@ -12,20 +12,26 @@ alanine dipeptide's frames are 1 ps apart and its backbone dihedrals stay correl
 of ps, so a contiguous block of 1,000 frames would be one nanosecond of one trajectory, a few
 independent configurations that need not visit every basin. Strided frames are as independent
 as the data allow at every size, and they never touch the held-out blocks that score them.
+Each seed takes its own strided draw (the same stride, shifted), because which frames one has
+moves a CG model's free energy as much as its initial weights do (chapter 4's data draws): the
+spread over seeds is then what a reader with another ``n`` frames would see. At 40,000 frames
+there are only two such draws and at 80,000 one; seeds then share frames.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from . import presets
 from .comparison import Comparison
-from .data import CGDataset
+from .data import CGDataset, evenly_spaced
 from .runtime import progress_bars
 
 #: Training-set sizes of the sweep (frames); 80,000 is the whole training block.
@@ -42,10 +48,19 @@ RESULTS = Path(__file__).resolve().parent.parent / "data" / "results" / "data_ef
 UnitRunner = Callable[[int, int, str], list[dict]]
 
 
-def training_subset(frames: presets.Ala2Frames, n: int) -> CGDataset:
-    """``n`` training frames strided evenly over every trajectory's training block (at
-    20,000 exactly the book's ``frames.train``)."""
-    return frames.training_block.subsample(n)
+#: Shift of seed k's strided draw, in strides: the fractional part of k / golden ratio, so that
+#: any number of seeds spread evenly over the gap between two frames of a draw.
+_GOLDEN_SHIFT = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def training_subset(frames: presets.Ala2Frames, n: int, seed: int = 0) -> CGDataset:
+    """``n`` training frames strided evenly over every trajectory's training block and shifted
+    by a seed-dependent part of the stride (seed 0: unshifted, at 20,000 exactly the book's
+    ``frames.train``)."""
+    total = len(frames.training_block)
+    stride = total / n
+    shift = round(stride * ((seed * _GOLDEN_SHIFT) % 1.0)) % max(round(stride), 1)
+    return frames.training_block.select(np.minimum(evenly_spaced(total, n) + shift, total - 1))
 
 
 def point_path(folder: Path, n: int, model: str, seed: int) -> Path:
@@ -111,7 +126,7 @@ def comparison_runner(study: Comparison) -> UnitRunner:
     """The unit runner of the real sweep: trains and scores the models of a unit with ``study``."""
 
     def run(n: int, seed: int, unit: str) -> list[dict]:
-        train = training_subset(study.frames, n)
+        train = training_subset(study.frames, n, seed)
         if unit == "cgnet":
             return [study.cg_model("cgnet", train, seed)]
         teacher_row, sets = study.teacher(train, seed, ("flow_cgnet",))

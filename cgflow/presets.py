@@ -34,7 +34,7 @@ import torch
 
 from . import distributed
 from .cgnet import CGNet, CGNetConfig
-from .data import CGDataset
+from .data import CGDataset, evenly_spaced
 from .flows import AugmentedFlow, FlowConfig, FlowSample
 from .runtime import pick, seed_everything
 from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
@@ -75,7 +75,7 @@ def training_draw(frames: Ala2Frames, draw: int) -> CGDataset:
     draws show the noise of the data themselves."""
     n = len(frames.train)
     block = frames.training_block
-    book = np.unique(np.linspace(0, len(block) - 1, n).round().astype(np.int64))  # as CGDataset.subsample
+    book = evenly_spaced(len(block), n)  # as CGDataset.subsample
     rest = np.setdiff1d(np.arange(len(block)), book)
     stride = len(rest) // n
     if not 1 <= draw <= stride:

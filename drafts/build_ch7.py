@@ -121,7 +121,11 @@ md(r"""
   trajectories (the held-out last fifth of each is never touched). A contiguous block of
   1,000 frames would be one nanosecond of one trajectory, a handful of independent
   configurations that need not visit every basin; strided frames are as independent as the
-  data allow at every size. At 20,000 they are chapter 6's frames; at 80,000, all of them.
+  data allow at every size. Each seed takes its own draw (the same stride, shifted), because
+  chapter 4 found that which frames a model learns from moves its free energy as much as its
+  initial weights do: the spread over seeds is what a reader with other $N$ frames would see.
+  At 40,000 frames only two disjoint draws exist and at 80,000 one (all of the frames), so
+  seeds share frames there. Seed 0 at 20,000 frames trains on chapter 6's frames.
 - **The training**: the book's recipe. A set smaller than 20,000 frames is trained for the
   same number of gradient steps (more epochs) and validated on held-out frames a quarter its
   size, so that small $N$ is not handicapped by a short training, nor selected on more data
@@ -222,7 +226,7 @@ as the sweep's points; the star on the figure is this run.
 code(r"""
 live_n, live_seed = cgflow.pick(2_000, 1_000), 3
 study = Comparison(dataset, nanoseconds=cgflow.pick(1.3, 0.05))
-subset = data_efficiency.training_subset(study.frames, live_n)
+subset = data_efficiency.training_subset(study.frames, live_n, live_seed)
 live = {**study.cg_model("cgnet", subset, seed=live_seed), "n": live_n}
 print(f"CGnet on {live_n:,} frames, seed {live_seed}: KL {live['kl']:.3f} ± {live['kl_error']:.3f},"
       f" phi > 0 {live['alpha_l_percent']:.2f} ± {live['alpha_l_error']:.2f} %, {live['seconds']:.0f} s")

@@ -34,6 +34,20 @@ def test_subsets_are_strided_over_every_trajectory_and_never_held_out(frames):
     np.testing.assert_array_equal(indices(data_efficiency.training_subset(frames, presets.N_TRAIN)), indices(frames.train))
 
 
+def test_every_seed_draws_its_own_frames_where_the_data_allow(frames):
+    for n in (1_000, 20_000):
+        draws = [indices(data_efficiency.training_subset(frames, n, seed)) for seed in range(4)]
+        assert all(len(np.unique(d)) == n for d in draws)
+        for a in range(4):
+            for b in range(a):  # disjoint but for the last frame, which every draw keeps
+                assert set(draws[a]) & set(draws[b]) == {indices(frames.training_block)[-1]}
+    np.testing.assert_array_equal(indices(data_efficiency.training_subset(frames, 1_000, 0)),
+                                  indices(frames.training_block.subsample(1_000)))
+    whole = indices(frames.training_block)
+    for seed in range(3):  # 80,000 frames: the whole block, whatever the seed
+        np.testing.assert_array_equal(indices(data_efficiency.training_subset(frames, len(whole), seed)), whole)
+
+
 class CountingRunner:
     """A unit runner that records its calls and returns made-up rows."""
 
