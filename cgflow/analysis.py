@@ -212,6 +212,19 @@ def ramachandran_scores(reference, model, temperature: float, n_blocks: int) -> 
     )
 
 
+def empty_arcs(angles, count: int = 2) -> list[tuple[float, float]]:
+    """The ``count`` widest arcs of the circle that hold none of ``angles`` (rad), widest
+    first, each as (start, end) in (-pi, pi]; an arc across +-pi has end < start. Forces are
+    gradients: across an arc without frames, force labels say nothing about the free energy."""
+    sorted_angles = np.sort(np.asarray(angles, dtype=float).ravel())
+    if sorted_angles.size < count:
+        raise ValueError(f"{sorted_angles.size} angles have fewer than {count} gaps")
+    following = np.roll(sorted_angles, -1)
+    widths = (following - sorted_angles) % (2 * np.pi) if sorted_angles.size > 1 else np.array([2 * np.pi])
+    widest = np.argsort(widths, kind="stable")[::-1][:count]
+    return [(float(sorted_angles[i]), float(following[i])) for i in widest]
+
+
 def count_transitions(in_a, in_b) -> tuple[int, int]:
     """Transitions ``(a_to_b, b_to_a)`` between two core states of one trajectory, with
     hysteresis: a transition is counted when the trajectory enters one core after it last

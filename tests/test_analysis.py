@@ -236,3 +236,13 @@ def test_ramachandran_scores_give_their_fields_rounded_as_benchmarks_store_them(
     scores = analysis.RamachandranScores(kl=analysis.Estimate(0.123456, 0.012345), alpha_l_percent=analysis.Estimate(2.85049, 0.41249),
                                          free_energy_mse=1.0)
     assert scores.fields() == {"kl": 0.1235, "kl_error": 0.0123, "alpha_l_percent": 2.85, "alpha_l_error": 0.412}
+
+
+def test_empty_arcs_are_the_widest_gaps_between_angles_also_across_pi():
+    angles = np.array([-3.0, -2.9, -1.0, 0.5, 0.6, 2.4])  # gaps 0.1, 1.9, 1.5, 0.1, 1.8 and 0.88 across pi
+    arcs = analysis.empty_arcs(np.random.default_rng(0).permutation(angles), count=3)
+    assert arcs == [(-2.9, -1.0), (0.6, 2.4), (-1.0, 0.5)]
+    (across,) = analysis.empty_arcs(np.array([-2.0, -1.0, 1.0, 2.0]), count=1)
+    assert across == (2.0, -2.0)  # end < start: the arc crosses +-pi (width 2 pi - 4 = 2.28 rad)
+    with pytest.raises(ValueError, match="fewer than 3 gaps"):
+        analysis.empty_arcs(np.array([0.0, 1.0]), count=3)
