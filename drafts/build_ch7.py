@@ -95,6 +95,13 @@ of the frames has its population estimated to about $\sqrt{p(1-p)/N_\text{eff}}$
 noise enters. On chapter 1's toy, relative entropy (the same principle with a computable
 normalisation) was far more accurate than force matching with few frames.
 
+**Gaps.** Counting sees what forces cannot. Chapter 4 found that the frames leave the barrier
+to $\alpha_L$ empty: the dynamics crosses it between two saved frames. Force labels are
+gradients, so across such a gap they say nothing, and the weight of the basin behind it is
+left to the prior and the network's interpolation, at any $N$, until frames land in the gap.
+A likelihood counts the frames on either side and so knows the basin's weight, within the
+counting error above.
+
 The Flow-CGnet adds no information: it is force-matched to the teacher's samples and forces,
 which carry exactly what the teacher learned from the $N$ frames. It inherits the teacher's
 data efficiency, because its labels are noise-free (the teacher's forces are exact gradients
