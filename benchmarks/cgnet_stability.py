@@ -129,9 +129,8 @@ def main() -> None:
         report(as_row(book, "data", draw, scores, training_seconds + seconds, validation))
     training_block = analysis.phi_psi(frames.training_block.positions)
     for draw in range(args.estimator_draws) if "estimator" in args.kinds else []:
-        starts = np.random.default_rng(draw).choice(len(training_block) - size, walkers, replace=False)
-        exact = np.concatenate([training_block[s : s + size] for s in starts])
-        report(as_row(None, "estimator", draw, analysis.ramachandran_scores(reference, exact, dataset.temperature, walkers), 0.0))
+        scores = analysis.exact_sample_scores(reference, training_block, size, walkers, dataset.temperature, seed=draw)
+        report(as_row(None, "estimator", draw, scores, 0.0))
     truth = 100 * np.mean(reference[:, 0] > 0)
     print(f"\nground truth (held out): phi > 0 {truth:.2f} %")
     settings = {

@@ -212,6 +212,20 @@ def ramachandran_scores(reference, model, temperature: float, n_blocks: int) -> 
     )
 
 
+def exact_sample_scores(reference, pool, frames_per_walker: int, walkers: int, temperature: float, seed: int) -> RamachandranScores:
+    """Scores of exact samples cut like a simulation: ``walkers`` contiguous blocks of
+    ``frames_per_walker`` frames of ``pool`` ((phi, psi) ``[frames, 2]`` in rad, e.g. the
+    training block's), from distinct random starts (``seed``), against ``reference`` at
+    ``temperature`` (K). What a perfect CG model would score with a simulation of that size:
+    the floor of the estimators."""
+    pool = _samples(pool)
+    if frames_per_walker < 1 or walkers < 1 or len(pool) - frames_per_walker < walkers:
+        raise ValueError(f"cannot cut {walkers} blocks of {frames_per_walker} frames from {len(pool)} frames")
+    starts = np.random.default_rng(seed).choice(len(pool) - frames_per_walker, walkers, replace=False)
+    exact = np.concatenate([pool[start : start + frames_per_walker] for start in starts])
+    return ramachandran_scores(reference, exact, temperature, walkers)
+
+
 def empty_arcs(angles, count: int = 2) -> list[tuple[float, float]]:
     """The ``count`` widest arcs of the circle that hold none of ``angles`` (rad), widest
     first, each as (start, end) in (-pi, pi]; an arc across +-pi has end < start. Forces are

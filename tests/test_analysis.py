@@ -246,3 +246,14 @@ def test_empty_arcs_are_the_widest_gaps_between_angles_also_across_pi():
     assert across == (2.0, -2.0)  # end < start: the arc crosses +-pi (width 2 pi - 4 = 2.28 rad)
     with pytest.raises(ValueError, match="fewer than 3 gaps"):
         analysis.empty_arcs(np.array([0.0, 1.0]), count=3)
+
+
+def test_exact_samples_cut_like_a_simulation_score_near_zero():
+    rng = np.random.default_rng(5)
+    reference = np.column_stack([rng.uniform(-np.pi, np.pi, 200_000), rng.normal(0.0, 0.5, 200_000)])
+    pool = np.column_stack([rng.uniform(-np.pi, np.pi, 100_000), rng.normal(0.0, 0.5, 100_000)])  # the same law
+    scores = analysis.exact_sample_scores(reference, pool, 1_000, 32, 300.0, seed=0)
+    assert scores.kl.value < 0.05  # 32,000 samples on 3,600 bins: only the finite-sample bias of KL
+    assert abs(scores.alpha_l_percent.value - 50.0) < 3 * scores.alpha_l_percent.error + 1.0
+    with pytest.raises(ValueError, match="cannot cut 32 blocks of 4000 frames from 4010"):
+        analysis.exact_sample_scores(reference, pool[:4_010], 4_000, 32, 300.0, seed=0)

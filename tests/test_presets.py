@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from cgflow import data, presets
+from cgflow import analysis, data, presets
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,15 @@ def test_benchmark_records_are_written_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
     record = json.loads(path.read_text())
     assert record["settings"] == {"a": 2} and record["rows"][0]["kl"] == 0.2 and len(record["commit"]) == 40
+
+
+def test_the_estimator_rows_of_the_stability_benchmark_are_reproduced_by_analysis_exact_sample_scores():
+    record = presets.benchmark_record("cgnet_stability")
+    settings, rows = record["settings"], [r for r in record["rows"] if r["kind"] == "estimator"]
+    frames = presets.ala2_frames(data.load("ala2"))
+    reference, pool = analysis.phi_psi(frames.held_out.positions), analysis.phi_psi(frames.training_block.positions)
+    assert rows
+    for row in rows:
+        scores = analysis.exact_sample_scores(reference, pool, settings["frames_per_walker"], settings["walkers"], 300.0, seed=row["seed"])
+        assert scores.fields()["alpha_l_percent"] == row["alpha_l_percent"]
+        assert scores.fields()["kl"] == row["kl"]
