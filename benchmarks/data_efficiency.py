@@ -5,11 +5,13 @@ block, one result file per point under ``data/results/data_efficiency/``), train
 teacher, the Flow-CGnet and the force-matching CGnet with the book's recipe
 (``cgflow.comparison``), skipping every point already stored with this run's settings. Points
 are written as they finish: stop the sweep at any time, commit the files, resume later (on
-another machine, too). Prints the table of all stored points at the end. One thread per
-process is the most efficient use of the cores; run seeds as separate processes:
+another machine, too); ``--within-hours`` starts no unit that the stored points' wall times say
+would end later, so that a session of limited length loses nothing. Prints the table of all
+stored points at the end. One thread per process is the most efficient use of the cores; run
+seeds as separate processes:
 
     OMP_NUM_THREADS=1 python benchmarks/data_efficiency.py [--sizes 1000 2000 ...] [--seeds 0 1 2]
-                                                          [--units flow cgnet] [--recompute]
+                                                          [--units flow cgnet] [--recompute] [--within-hours 2.5]
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def main() -> None:
     parser.add_argument("--nanoseconds", type=float, default=data_efficiency.NANOSECONDS, help="300 K frames per CG model (ns)")
     parser.add_argument("--recompute", action="store_true", help="recompute points that are already stored")
     parser.add_argument("--folder", type=Path, default=data_efficiency.RESULTS)
+    parser.add_argument("--within-hours", type=float, default=None,
+                        help="start no unit that would end later than this (from the stored points' wall times)")
     args = parser.parse_args()
     dataset = data.load("ala2")
     study = Comparison(dataset, args.nanoseconds)
@@ -54,8 +58,9 @@ def main() -> None:
         return data_efficiency.unit_settings(dataset, study.frames, n, unit, args.nanoseconds)
 
     start = time.perf_counter()
+    deadline = None if args.within_hours is None else time.time() + 3600 * args.within_hours
     computed = data_efficiency.sweep(data_efficiency.comparison_runner(study), settings_of, args.folder, args.sizes, args.seeds,
-                                     args.units, recompute=args.recompute)
+                                     args.units, recompute=args.recompute, deadline=deadline)
     print(f"\n{len(computed)} points computed in {time.perf_counter() - start:.0f} s; ground truth phi > 0"
           f" {study.ground_truth_alpha_l_percent:.2f} %\n")
     print(table(data_efficiency.load_points(args.folder)))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -95,6 +96,18 @@ def is_done(folder: Path, n: int, seed: int, unit: str, settings: dict) -> bool:
     return True
 
 
+def expected_seconds(folder: Path, n: int, unit: str) -> float:
+    """How long the unit took at most at ``n`` frames among the stored points (its models'
+    seconds added; any size when none is stored at ``n``), in s; 0 when nothing is stored."""
+    per_seed: dict[tuple[int, int], float] = {}
+    for point in load_points(folder):
+        if point["model"] in UNITS[unit]:
+            key = (point["n"], point["seed"])
+            per_seed[key] = per_seed.get(key, 0.0) + point["seconds"]
+    at_n = [seconds for (size, _), seconds in per_seed.items() if size == n]
+    return max(at_n or per_seed.values() or [0.0])
+
+
 def sweep(
     run: UnitRunner,
     settings_of: Callable[[int, str], dict],
@@ -104,15 +117,22 @@ def sweep(
     units: Iterable[str] = tuple(UNITS),
     recompute: bool = False,
     progress: bool | None = None,
+    deadline: float | None = None,
 ) -> list[dict]:
     """Computes every (size, seed, unit) whose points are missing or were stored with other
     settings (``settings_of(n, unit)``), or all of them with ``recompute``, smallest sizes
-    first, and writes each point as it finishes. Returns the rows computed now."""
+    first, and writes each point as it finishes. With a ``deadline`` (``time.time()``, s) it
+    starts no unit that :func:`expected_seconds` says would end after it (shorter ones may
+    still fit), so that a sweep in a session of limited length loses no work. Returns the rows
+    computed now."""
     todo = [(n, seed, unit, settings_of(n, unit)) for seed in seeds for n in sorted(sizes) for unit in units]
     todo = [item for item in todo if recompute or not is_done(folder, *item)]
     computed = []
     show = progress_bars() if progress is None else progress
     for n, seed, unit, settings in tqdm(todo, desc="data-efficiency points", unit="unit", disable=not show):
+        if deadline is not None and time.time() + expected_seconds(folder, n, unit) > deadline:
+            print(f"skipped {unit} at n={n}, seed {seed}: it would end after the deadline", flush=True)
+            continue
         rows = run(n, seed, unit)
         if sorted(row["model"] for row in rows) != sorted(UNITS[unit]):
             raise RuntimeError(f"unit {unit} at n={n}, seed {seed} returned models {[row['model'] for row in rows]}, expected {UNITS[unit]}")

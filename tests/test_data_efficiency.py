@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import time
 
 import numpy as np
 import pytest
@@ -123,3 +124,17 @@ def test_unit_settings_name_what_the_points_depend_on(frames):
     assert json.loads(json.dumps(flow)) == flow
     with pytest.raises(ValueError, match="unknown unit"):
         data_efficiency.unit_settings(dataset, frames, 1_000, "teacher", 5.0)
+
+
+def test_a_deadline_starts_no_unit_that_would_end_after_it(tmp_path):
+    data_efficiency.sweep(CountingRunner(), settings_of(1), tmp_path, sizes=(1_000,), seeds=(0,), progress=False)
+    # Stored rows say 1 s per model: a flow unit (teacher + student) took 2 s, a CGnet unit 1 s.
+    assert data_efficiency.expected_seconds(tmp_path, 1_000, "flow") == 2.0
+    assert data_efficiency.expected_seconds(tmp_path, 5_000, "cgnet") == 1.0  # no point at 5,000: any size
+    assert data_efficiency.expected_seconds(tmp_path / "empty", 1_000, "cgnet") == 0.0
+    run = CountingRunner()
+    data_efficiency.sweep(run, settings_of(1), tmp_path, sizes=(1_000, 2_000), seeds=(0,), progress=False, deadline=time.time() + 1.9)
+    assert run.calls == [(2_000, 0, "cgnet")]  # the 2 s flow unit is skipped, the 1 s CGnet unit fits
+    late = CountingRunner()
+    data_efficiency.sweep(late, settings_of(1), tmp_path, sizes=(2_000,), seeds=(0,), progress=False, deadline=time.time() - 1)
+    assert late.calls == []
