@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import time
 
 import numpy as np
 import pytest
@@ -195,3 +196,12 @@ def test_cln025_plain_md_recipe_builds_chignolin_and_keeps_no_ladder():
     assert recipe.chunks_per_trajectory == 20 and recipe.frames_per_chunk == 1_000 and recipe.allatom_stride == 50
     runner = datagen.RecipeRunner(recipe)
     assert "".join(r.code for r in runner.md_topology.residues) == "YYDPETGTWY" and len(runner.bead_atoms) == 10
+
+
+def test_a_deadline_stops_between_chunks_and_nothing_is_assembled(tmp_path):
+    # The first chunk always starts; the second would end after a deadline already near.
+    written = datagen.generate(TINY, tmp_path / "work", tmp_path / "data", processes=1, deadline=time.time() + 1e-3)
+    assert written == [] and not (tmp_path / "data").exists()
+    assert [datagen.completed_chunks(TINY, tmp_path / "work", t) for t in range(2)] == [1, 1]
+    assert "states" in np.load(datagen.chunk_path(tmp_path / "work", 0, 0)).files  # resumable
+    assert len(datagen.generate(TINY, tmp_path / "work", tmp_path / "data", processes=1)) > 0  # resumes and assembles

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 
 from .pipeline import generate
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-ps", type=float, default=None, help="override the chunk length (ps)")
     parser.add_argument("--only", type=int, nargs="+", default=None,
                         help="run only these trajectories (one per job of a cluster array, sharing --workdir); the job that completes the last one assembles")
+    parser.add_argument("--within-hours", type=float, default=None,
+                        help="start no chunk that would end later than this (judged by the run's previous chunk)")
     args = parser.parse_args(argv)
     overrides = {
         key: value
@@ -35,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     recipe = dataclasses.replace(RECIPES[args.name], **overrides)
     workdir = args.workdir or args.data_dir / "_work" / recipe.name
-    written = generate(recipe, workdir, args.data_dir, args.processes, only=args.only)
+    deadline = None if args.within_hours is None else time.time() + 3600 * args.within_hours
+    written = generate(recipe, workdir, args.data_dir, args.processes, only=args.only, deadline=deadline)
     for path in written:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if not written:
-        print(f"trajectories {args.only} are complete; others are still running or missing, so nothing is assembled yet")
+        print("some trajectories are incomplete (stopped at the deadline, or running elsewhere), so nothing is assembled yet")
     return 0
 
 

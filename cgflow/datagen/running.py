@@ -169,8 +169,11 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.replace(partial, path)
 
 
-def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int) -> float:
-    """Run (or continue) one trajectory to its full length; returns the speed in ns/day."""
+def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int, deadline: float | None = None) -> float:
+    """Run (or continue) one trajectory to its full length; returns the speed in ns/day. With
+    a ``deadline`` (``time.time()``, s) it starts no chunk that would end after it, judging
+    by the previous chunk of this run (the first always starts): a session of limited length
+    then stops between chunks and loses nothing."""
     runner = RecipeRunner(recipe)
     done = completed_chunks(recipe, workdir, trajectory)
     if done == recipe.chunks_per_trajectory:
@@ -183,6 +186,9 @@ def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int) -> float:
     speeds = []
     drop_resume_states(recipe, workdir, trajectory)
     for chunk in range(done, recipe.chunks_per_trajectory):
+        if deadline is not None and speeds and time.time() + elapsed > deadline:
+            print(f"[{recipe.name}] trajectory {trajectory}: chunk {chunk + 1} would end after the deadline; stopped after {chunk}", flush=True)
+            break
         start = time.perf_counter()
         arrays = runner.run_chunk(states, walkers, trajectory, chunk)
         elapsed = time.perf_counter() - start
@@ -196,7 +202,7 @@ def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int) -> float:
             f" done at {speeds[-1]:.0f} ns/day",
             flush=True,
         )
-    return float(np.mean(speeds))
+    return float(np.mean(speeds)) if speeds else float("nan")
 
 
 def drop_resume_states(recipe: Recipe, workdir: Path, trajectory: int) -> int:
