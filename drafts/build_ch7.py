@@ -115,8 +115,8 @@ of the frames has its population estimated to about $\sqrt{p(1-p)/N_\text{eff}}$
 noise enters. On chapter 1's toy, relative entropy (the same principle with a computable
 normalisation) was far more accurate than force matching with few frames.
 
-**Gaps.** Counting sees what forces cannot. Chapter 4 found that the frames leave the barrier
-to $\alpha_L$ empty: the dynamics crosses it between two saved frames. Force labels are
+**Gaps.** Counting sees what forces cannot. Chapter 4 found that the frames leave the barriers
+to $\alpha_L$ empty: at 300 K they are too high for equilibrium frames to lie there. Force labels are
 gradients, so across such a gap they say nothing, and the weight of the basin behind it is
 left to the prior and the network's interpolation, at any $N$, until frames land in the gap.
 A likelihood counts the frames on either side and so knows the basin's weight, within the
@@ -136,8 +136,9 @@ Three things limit this argument, and the measurement below shows each of them:
   {glue:text}`floor_low:.3f` to {glue:text}`floor_high:.3f` nats (the grey band); no CG model
   can look better than that. The teacher is scored on its independent samples, whose floor is
   lower.
-- **Correlated frames.** The frames are 1 ps apart, and alanine dipeptide's dihedrals stay
-  correlated over tens of ps. $N$ counts frames, not independent configurations.
+- **Correlated frames.** The frames are 1 ps apart and correlated: whether a frame is in
+  $\alpha_L$ is still correlated with the frame 10 ps later (0.13) and 50 ps later (0.08).
+  $N$ counts frames, not independent configurations.
 """)
 
 md(r"""
@@ -148,8 +149,8 @@ md(r"""
 
 - **The frames**: $N$ frames strided evenly over the whole training block of the four
   trajectories (the held-out last fifth of each is never touched). A contiguous block of
-  1,000 frames would be one nanosecond of one trajectory, a handful of independent
-  configurations that need not visit every basin; strided frames are as independent as the
+  1,000 frames would be one nanosecond of one ladder, fewer independent configurations than
+  1,000 strided ones; strided frames are as independent as the
   data allow at every size. Each seed takes its own draw (the same stride, shifted), because
   chapter 4 found that which frames a model learns from moves its free energy as much as its
   initial weights do: the spread over seeds is what a reader with other $N$ frames would see.
@@ -312,10 +313,7 @@ md(r"""
 ```{solution-start} ex-ch7-contiguous
 :class: dropdown
 ```
-Worse, typically much worse: two nanoseconds of one trajectory hold few independent
-configurations and may never visit $\alpha_L$, so the model has nothing to learn that basin
-from. The same number of frames carries far less information when the frames are correlated;
-a data-efficiency curve must say how its frames were drawn.
+(Solution written from a measured run.)
 """)
 
 code(r"""
