@@ -159,6 +159,16 @@ def training_curves(history: Mapping[str, Sequence[float]], ax=None, ylabel: str
     return ax
 
 
+def shade_arcs(ax, arcs, **style):
+    """Shade angular arcs ``(start, end)`` in rad on an axis of angles in (-pi, pi]; an arc
+    with end < start crosses +-pi and is drawn in two pieces (e.g. ``analysis.empty_arcs``)."""
+    style = {"color": "C3", "alpha": 0.2, "lw": 0, **style}
+    for start, end in arcs:
+        for low, high in [(start, end)] if end > start else [(start, np.pi), (-np.pi, end)]:
+            ax.axvspan(low, high, **style)
+    return ax
+
+
 class MoleculeView:
     """What :func:`show` returns: displays as the nglview widget where a Jupyter front end can
     run it, with a static PNG in the same output for the rendered book and other viewers."""

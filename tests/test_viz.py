@@ -114,3 +114,11 @@ def test_static_picture_with_all_atoms():
         topology.add_bond(a, b)
     allatom = mdtraj.Trajectory(np.random.default_rng(2).normal(0, 0.1, (1, 4, 3)).astype(np.float32), topology)
     assert viz.static_picture(cg, allatom).startswith(PNG_SIGNATURE)
+
+
+def test_shade_arcs_draws_an_arc_across_pi_in_two_pieces():
+    fig, ax = plt.subplots()
+    viz.shade_arcs(ax, [(-1.0, 0.5), (2.0, -3.0)])
+    spans = sorted((round(p.get_x(), 6), round(p.get_x() + p.get_width(), 6)) for p in ax.patches)
+    assert spans == [(round(-np.pi, 6), -3.0), (-1.0, 0.5), (2.0, round(np.pi, 6))]
+    plt.close(fig)
