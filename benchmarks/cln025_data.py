@@ -12,7 +12,9 @@ Folded means a C-alpha RMSD below 0.2 nm from the folded reference: the medoid o
 frames within 0.2 nm of the hairpin the recipe builds (no experimental structure is at hand
 offline; the built hairpin's ideal angles are themselves ~0.16 nm from that medoid). The 340 K
 RMSD distribution has a folded peak below 0.1 nm and a second, compact non-native state at
-0.3-0.4 nm; events count passages between the cores RMSD < 0.15 nm and > 0.3 nm.
+0.3-0.4 nm; events count passages between the cores RMSD < 0.15 nm and > 0.3 nm. Per rung and
+per walker it prints the folded fractions, which show whether the folded state at 340 K is
+carried by many walkers or by one.
 
     python benchmarks/cln025_data.py [--workdir data/_work/cln025] [--blocks 5]
 """
@@ -97,6 +99,11 @@ def main() -> None:
         for key, value in zip(TARGETS, (ns, trips, events[0], events[1], len(distance))):
             measured[key].append(value)
         fractions.append(folded)
+        rungs = [analysis.rmsd(ladder["rung_positions"][:, r], reference) for r in range(ladder["rung_positions"].shape[1])]
+        print(f"  per rung, folded:   {' '.join(f'{np.mean(d < FOLDED):.2f}' for d in rungs)}"
+              f"   RMSD > 0.4 nm: {' '.join(f'{np.mean(d > 0.4):.2f}' for d in rungs)}")
+        walker_folded = [np.mean(analysis.rmsd(path, reference) < FOLDED) for path in paths]
+        print(f"  per walker, folded: {' '.join(f'{v:.2f}' for v in walker_folded)} (of its recorded frames, at every rung)")
         per_ns = distance.reshape(ladder["chunks"], -1)
         print(f"  per ns, folded:     {' '.join(f'{v:.2f}' for v in (per_ns < FOLDED).mean(1))}")
         print(f"  per ns, non-native: {' '.join(f'{v:.2f}' for v in (per_ns > UNFOLDED_CORE).mean(1))}")
