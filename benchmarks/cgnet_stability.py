@@ -2,9 +2,9 @@
 
 For each CGnet recipe of ``--recipes`` (MEMBERSxWIDTH: ``1x112`` is one network of 112 units
 per layer, ``8x112`` the book's ensemble, see ``cgflow.presets``), trains the CGnet of chapter 4
-on the 20,000 training frames once per training seed and simulates each model with the book's parallel tempering (simulation seed 0);
-simulates the first model again with other simulation seeds; and scores ground-truth frames cut
-to the size of a simulation. Every row is scored against all held-out frames: KL(ground truth ||
+on the 20,000 training frames once per training seed and simulates each model with the book's
+parallel tempering (simulation seed 0); simulates the first model again with other simulation
+seeds; and scores ground-truth frames cut to the size of a simulation. Every row is scored against all held-out frames: KL(ground truth ||
 model) on 60 x 60 bins with empty bins masked (bootstrap error over walkers) and the population
 at phi > 0 (standard error over the independent walkers):
 

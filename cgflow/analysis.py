@@ -239,6 +239,14 @@ def empty_arcs(angles, count: int = 2) -> list[tuple[float, float]]:
     return [(float(sorted_angles[i]), float(following[i])) for i in widest]
 
 
+def in_arc(angles, arc: tuple[float, float]) -> np.ndarray:
+    """Boolean mask of the ``angles`` (rad) strictly inside ``arc`` = (start, end), taken
+    counter-clockwise from start to end (an arc across +-pi has end < start)."""
+    start, end = arc
+    offset = (np.asarray(angles, dtype=float) - start) % (2 * np.pi)
+    return (offset > 0) & (offset < (end - start) % (2 * np.pi))
+
+
 def count_transitions(in_a, in_b) -> tuple[int, int]:
     """Transitions ``(a_to_b, b_to_a)`` between two core states of one trajectory, with
     hysteresis: a transition is counted when the trajectory enters one core after it last

@@ -13,6 +13,7 @@ autocorrelation is 0.42 after 1 ps, 0.13 after 10 ps and 0.08 after 50 ps), so a
 block of 1,000 frames, one nanosecond of one ladder, holds fewer independent configurations
 than 1,000 strided ones. Strided frames are as independent as the data allow at every size,
 and they never touch the held-out blocks that score them.
+
 Each seed takes its own strided draw (the same stride, shifted), because which frames one has
 moves a CG model's free energy as much as its initial weights do (chapter 4's data draws): the
 spread over seeds is then what a reader with another ``n`` frames would see. At 40,000 frames

@@ -248,6 +248,14 @@ def test_empty_arcs_are_the_widest_gaps_between_angles_also_across_pi():
         analysis.empty_arcs(np.array([0.0, 1.0]), count=3)
 
 
+def test_in_arc_is_strict_and_follows_arcs_across_pi():
+    angles = np.array([-3.0, -2.9, -1.0, 0.5, 0.6, 2.4, np.pi])
+    np.testing.assert_array_equal(analysis.in_arc(angles, (-2.9, 0.55)), [0, 0, 1, 1, 0, 0, 0])  # ends excluded
+    np.testing.assert_array_equal(analysis.in_arc(angles, (2.0, -2.95)), [1, 0, 0, 0, 0, 1, 1])  # across +-pi
+    # Every angle outside the widest empty arc's interior: that is what makes the arc empty.
+    assert not analysis.in_arc(angles, analysis.empty_arcs(angles, count=1)[0]).any()
+
+
 def test_exact_samples_cut_like_a_simulation_score_near_zero():
     rng = np.random.default_rng(5)
     reference = np.column_stack([rng.uniform(-np.pi, np.pi, 200_000), rng.normal(0.0, 0.5, 200_000)])
