@@ -158,6 +158,11 @@ class RepulsionTerms(nn.Module):
     def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
         return (self.epsilon * (self.sigma / geometry["distances"][:, self.columns]) ** 6).sum(-1)
 
+    def clear(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
+        """True ``[batch]`` where every pair is at least ``sigma`` apart: inside the distances
+        the fitted data reach, where the repulsion is at most kT per pair."""
+        return (geometry["distances"][:, self.columns].to(self.sigma.dtype) >= self.sigma).all(-1)  # in sigma's precision
+
 
 def nonbonded_pairs(n_beads: int, min_separation: int) -> np.ndarray:
     """Bead pairs at least ``min_separation`` apart along the chain ``[n, 2]``, in the order
@@ -191,6 +196,18 @@ class Prior(nn.Module):
     def energy(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
         """Prior energy ``[batch]`` (kJ/mol) of a ``ChainGeometry`` result."""
         return sum(term(geometry) for term in self.terms)
+
+    def clear_of_repulsion(self, x: torch.Tensor) -> torch.Tensor:
+        """True ``[batch]`` for positions ``[batch, N, 3]`` (nm) where no repulsive pair is
+        closer than the closest approach of the data the prior was fitted to (all True
+        without a repulsion term). Closer than that, the repulsion's forces grow as r^-7 and
+        dwarf any force label: no model with this prior can fit them."""
+        clear = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        geometry = self.geometry(x)
+        for term in self.terms:
+            if isinstance(term, RepulsionTerms):
+                clear &= term.clear(geometry)
+        return clear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.energy(self.geometry(x))

@@ -39,7 +39,7 @@ from .flows import AugmentedFlow, FlowConfig, FlowSample
 from .runtime import pick, seed_everything
 from .simulate import ForceField, ParallelTempering, SimulationResult, geometric_ladder
 from .student_set import StudentSet, student_set
-from .training import History, TrainingConfig
+from .training import History, TrainingConfig, as_model_tensor
 
 #: Where ``benchmarks/*.py`` write the results that chapters read (in the repository).
 BENCHMARK_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -166,12 +166,31 @@ def force_match(
     independent draws, so any 10 % will do). ``training``: default :func:`cgnet_training`."""
     seed_everything(seed)
     model = CGNet.from_data(prior_positions, config)
+    positions, forces = clear_of_repulsion(model, positions, forces)
     if validation is None:
         cut = int(0.9 * len(positions))
         positions, forces, validation = positions[:cut], forces[:cut], (positions[cut:], forces[cut:])
     training = dataclasses.replace(training or cgnet_training(seed), progress=progress)
     history = model.fit(positions, forces, validation=validation, config=training)
     return model, history
+
+
+def clear_of_repulsion(model: CGNet, positions, forces) -> tuple:
+    """The training configurations (nm) and force labels (kJ/mol/nm) where ``model``'s prior
+    repulsion is clear (:meth:`cgflow.cgnet.Prior.clear_of_repulsion`), saying how many are
+    dropped. Teacher samples of a C-alpha protein may put two beads closer than any frame
+    does; there the prior's repulsion, not the label, would set the loss. Frames that fitted
+    the prior are always kept."""
+    with torch.no_grad():
+        clear = model.prior.clear_of_repulsion(as_model_tensor(positions, "cpu"))
+    if clear.all():
+        return positions, forces
+    if not clear.any():
+        raise ValueError(f"all {len(clear)} configurations have bead pairs closer than the prior's repulsion allows")
+    print(f"dropped {int((~clear).sum()):,} of {len(clear):,} configurations with a bead pair closer than in any frame"
+          " (the prior's repulsion would dominate their loss)")
+    return tuple(values[clear.to(values.device)] if isinstance(values, torch.Tensor) else np.asarray(values)[clear.numpy()]
+                 for values in (positions, forces))
 
 
 def student_samples() -> int:

@@ -141,6 +141,19 @@ def test_repulsion_is_kT_at_the_closest_distance_seen():
     np.testing.assert_allclose(terms.sigma.numpy(), closest.numpy())
 
 
+def test_a_chain_is_clear_of_the_repulsion_only_where_the_fitted_data_reach():
+    fitted, other = random_chains(500, n_beads=6, seed=6), random_chains(500, n_beads=6, seed=7)
+    prior = cgnet.Prior(6, repulsion_min_separation=3).fit(torch.tensor(fitted), T)
+    assert prior.clear_of_repulsion(torch.tensor(fitted)).all()  # every pair at or beyond its closest approach
+    sigma = prior.terms[3].sigma
+    closest = geometry.distances(other, cgnet.nonbonded_pairs(6, 3))
+    np.testing.assert_array_equal(prior.clear_of_repulsion(torch.tensor(other)).numpy(), (closest >= sigma).all(-1).numpy())
+    squeezed = fitted[:1].copy()
+    squeezed[0, 5] = squeezed[0, 0] + 0.9 * float(sigma[0]) * np.array([1.0, 0.0, 0.0])  # beads 0 and 5 inside the core
+    assert not prior.clear_of_repulsion(torch.tensor(squeezed)).any()
+    assert cgnet.Prior(6).fit(torch.tensor(fitted), T).clear_of_repulsion(torch.tensor(squeezed)).all()  # no repulsion term
+
+
 def test_checkpoint_round_trip_and_clear_errors(model, tmp_path):
     path = tmp_path / "cgnet.pt"
     model.float().save(path)

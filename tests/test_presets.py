@@ -123,3 +123,27 @@ def test_the_estimator_rows_of_the_stability_benchmark_are_reproduced_by_analysi
         scores = analysis.exact_sample_scores(reference, pool, settings["frames_per_walker"], settings["walkers"], 300.0, seed=row["seed"])
         assert scores.fields()["alpha_l_percent"] == row["alpha_l_percent"]
         assert scores.fields()["kl"] == row["kl"]
+
+
+def test_force_matching_drops_configurations_inside_the_repulsion_and_keeps_the_rest(capsys):
+    from cgflow.cgnet import CGNet, nonbonded_pairs
+    from cgflow.geometry import distances
+
+    rng = np.random.default_rng(3)
+    frames = np.cumsum(rng.normal(0.0, 0.1, (200, 6, 3)) + np.array([0.38, 0.0, 0.0]), axis=1)  # stretched random chains, nm
+    config = dataclasses.replace(presets.cgnet_config(6, 340.0, members=1, width=8), repulsion_min_separation=3)
+    model = CGNet.from_data(frames, config)
+    samples = np.concatenate([frames[:50], frames[:50, ::-1]])  # the reversed chains put other beads 3 apart
+    closest = (distances(samples, nonbonded_pairs(6, 3)).numpy() / model.prior.terms[3].sigma.numpy()).min(-1)
+    samples = samples[np.abs(closest - 1) > 1e-4]  # float32 rounding decides a pair at its closest approach exactly
+    inside = closest[np.abs(closest - 1) > 1e-4] < 1
+    forces = rng.normal(size=samples.shape)
+    assert 0 < inside.sum() < len(samples)
+    kept_positions, kept_forces = presets.clear_of_repulsion(model, samples, forces)
+    np.testing.assert_array_equal(kept_positions, samples[~inside])
+    np.testing.assert_array_equal(kept_forces, forces[~inside])
+    assert f"dropped {inside.sum()} of {len(samples)} configurations" in capsys.readouterr().out
+    same = presets.clear_of_repulsion(model, frames, forces[:1].repeat(200, 0))  # the fitted frames: all kept, not copied
+    assert same[0] is frames
+    with pytest.raises(ValueError, match="all 1 configurations"):
+        presets.clear_of_repulsion(model, samples[inside][:1], forces[:1])
