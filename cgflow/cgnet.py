@@ -203,10 +203,10 @@ class Prior(nn.Module):
         without a repulsion term). Closer than that, the repulsion's forces grow as r^-7 and
         dwarf any force label: no model with this prior can fit them."""
         clear = torch.ones(len(x), dtype=torch.bool, device=x.device)
-        geometry = self.geometry(x)
-        for term in self.terms:
-            if isinstance(term, RepulsionTerms):
-                clear &= term.clear(geometry)
+        repulsions = [term for term in self.terms if isinstance(term, RepulsionTerms)]
+        geometry = self.geometry(x) if repulsions else None  # no geometry to compute without a repulsion
+        for term in repulsions:
+            clear &= term.clear(geometry)
         return clear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
