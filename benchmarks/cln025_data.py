@@ -8,11 +8,8 @@ rung's C-alpha positions are recorded every 5 ps), and the folded and non-native
 0.3 nm) fractions at 340 K per nanosecond, where long-lived states show. Then the data issue's
 completion criteria, each with its measured value.
 
-Folded means a C-alpha RMSD below 0.2 nm from the folded reference: the medoid of the 340 K
-frames within 0.2 nm of the hairpin the recipe builds (no experimental structure is at hand
-offline; the built hairpin's ideal angles are themselves ~0.16 nm from that medoid). The 340 K
-RMSD distribution has a folded peak below 0.1 nm and a second, compact non-native state at
-0.3-0.4 nm; events count passages between the cores RMSD < 0.15 nm and > 0.3 nm. Per rung and
+Folded, the folded reference and the events are defined in :mod:`cgflow.chignolin` (the
+built hairpin's ideal angles are themselves ~0.16 nm from the reference). Per rung and
 per walker it prints the folded fractions, which show whether the folded state at 340 K is
 carried by many walkers or by one.
 
@@ -25,46 +22,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from openmm import unit
 
 from cgflow import analysis
-from cgflow.datagen import CLN025, RecipeRunner, chunk_path, completed_chunks, round_trips, walker_paths
+from cgflow.chignolin import FOLDED, FOLDED_CORE, UNFOLDED_CORE, folded_fraction, folded_reference, folding_events, ladder_chunks
+from cgflow.datagen import CLN025, round_trips, walker_paths
 
-FOLDED = 0.2  # nm, C-alpha RMSD from the folded reference
-FOLDED_CORE, UNFOLDED_CORE = 0.15, 0.3  # nm, the cores between which events are counted
 #: Completion criteria of the data issue.
 TARGETS = {"ns per replica": 40, "round trips": 10, "folding events": 10, "unfolding events": 10, "frames at 340 K": 40_000}
-
-
-def load_ladders(workdir: Path) -> list[dict[str, np.ndarray]]:
-    """The committed chunks of every ladder, concatenated in time."""
-    ladders = []
-    for trajectory in range(CLN025.n_trajectories):
-        chunks = [np.load(chunk_path(workdir, trajectory, c)) for c in range(completed_chunks(CLN025, workdir, trajectory))]
-        if not chunks:
-            continue
-        stride = CLN025.rung_record_stride
-        ladders.append({
-            "chunks": len(chunks),
-            "positions": np.concatenate([c["positions"] for c in chunks]),
-            "walkers": np.concatenate([c["walkers"] for c in chunks]),
-            "record_walkers": np.concatenate([c["walkers"][::stride] for c in chunks]),
-            "rung_positions": np.concatenate([c["rung_positions"] for c in chunks]),
-            "attempts": sum(c["exchange_attempts"] for c in chunks),
-            "accepted": sum(c["exchange_accepted"] for c in chunks),
-        })
-    return ladders
-
-
-def folded_reference(ladders: list[dict[str, np.ndarray]]) -> np.ndarray:
-    """The medoid of the 340 K frames within ``FOLDED`` nm of the built hairpin ``[10, 3]`` nm."""
-    runner = RecipeRunner(CLN025)
-    built = np.array(runner.initial_positions.value_in_unit(unit.nanometer))[runner.bead_atoms]
-    frames = np.concatenate([ladder["positions"] for ladder in ladders])
-    near = frames[analysis.rmsd(frames, built) < FOLDED]
-    if len(near) == 0:
-        raise RuntimeError(f"no 340 K frame lies within {FOLDED} nm of the built hairpin")
-    return analysis.representative_structure(near[:: max(1, len(near) // 5000)])
 
 
 def main() -> None:
@@ -72,23 +36,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("data/_work/cln025"))
     parser.add_argument("--blocks", type=int, default=5, help="blocks of each ladder's 340 K frames for the standard error")
     args = parser.parse_args()
-    ladders = load_ladders(args.workdir)
+    ladders = ladder_chunks(args.workdir)
     if not ladders:
         raise SystemExit(f"no committed chunks in {args.workdir}")
-    reference = folded_reference(ladders)
+    reference = folded_reference(np.concatenate([ladder["positions"] for ladder in ladders]))
     print(f"ladders of {len(CLN025.temperatures)} rungs {CLN025.temperatures} K; folded: C-alpha RMSD < {FOLDED} nm"
           f" from the folded reference; events between < {FOLDED_CORE} and > {UNFOLDED_CORE} nm")
     measured = {key: [] for key in TARGETS}
     fractions = []
     for index, ladder in enumerate(ladders):
         distance = analysis.rmsd(ladder["positions"], reference)
-        folded = analysis.block_mean((distance < FOLDED).astype(float), min(args.blocks, ladder["chunks"]))
+        folded = folded_fraction(ladder["positions"], reference, min(args.blocks, ladder["chunks"]))
         paths = walker_paths(ladder["rung_positions"], ladder["record_walkers"])
-        events = [0, 0]
-        for path in paths:
-            along = analysis.rmsd(path, reference)
-            unfolding, folding = analysis.count_transitions(along < FOLDED_CORE, along > UNFOLDED_CORE)
-            events = [events[0] + folding, events[1] + unfolding]
+        events = folding_events(paths, reference)
         ns = ladder["chunks"] * CLN025.chunk_length / 1000
         trips = round_trips(ladder["walkers"])
         acceptance = ladder["accepted"] / np.maximum(ladder["attempts"], 1)

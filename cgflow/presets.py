@@ -261,8 +261,8 @@ def walkers() -> int:
 
 @dataclass(frozen=True)
 class ColdRun:
-    """The 300 K frames of a parallel-tempering run ``[walkers, frames, beads, 3]`` (nm) after
-    the burn-in, the swap acceptance per neighbour pair, and the whole run."""
+    """The coldest rung's frames of a parallel-tempering run ``[walkers, frames, beads, 3]``
+    (nm) after the burn-in, the swap acceptance per neighbour pair, and the whole run."""
 
     frames: np.ndarray
     acceptance: np.ndarray
@@ -274,16 +274,19 @@ class ColdRun:
         return self.frames.reshape(-1, *self.frames.shape[2:])
 
 
-def cold_frames(force_field: ForceField, masses, starts: np.ndarray, seed: int, n_steps: int | None = None) -> ColdRun:
+def cold_frames(
+    force_field: ForceField, masses, starts: np.ndarray, seed: int, n_steps: int | None = None,
+    temperature_range: tuple[float, float] = TEMPERING_RANGE,
+) -> ColdRun:
     """Parallel tempering of a CG model with the book's protocol: :func:`walkers` independent
-    ladders of ``TEMPERING_RUNGS`` temperatures, BAOAB with 2 fs steps and friction 1/ps,
-    swaps every 0.1 ps, a frame every 40 fs (20 fs in fast mode), the first 4 ps (1 ps)
-    dropped. ``starts``: candidate positions ``[n, beads, 3]`` (nm) from which the initial
-    replicas are drawn without replacement; masses in amu; ``n_steps`` (default 20,000, i.e.
-    40 ps) per replica."""
+    ladders of ``TEMPERING_RUNGS`` temperatures geometric over ``temperature_range`` (K; the
+    coldest is the model's), BAOAB with 2 fs steps and friction 1/ps, swaps every 0.1 ps, a
+    frame every 40 fs (20 fs in fast mode), the first 4 ps (1 ps) dropped. ``starts``:
+    candidate positions ``[n, beads, 3]`` (nm) from which the initial replicas are drawn
+    without replacement; masses in amu; ``n_steps`` (default 20,000, i.e. 40 ps) per replica."""
     n_walkers = walkers()
     n_steps = n_steps or steps_per_replica()
-    ladder = geometric_ladder(*TEMPERING_RANGE, TEMPERING_RUNGS)
+    ladder = geometric_ladder(*temperature_range, TEMPERING_RUNGS)
     tempering = ParallelTempering(
         force_field, masses, ladder, n_walkers=n_walkers, time_step=TIME_STEP, friction=1.0, swap_every=50, seed=seed
     )

@@ -65,19 +65,42 @@ def student_set(
 ) -> StudentSet:
     """The teacher's ``sample`` (joint-force labels) plus ``n_spread`` of its points moved by
     :func:`spread_torsions` (``scale`` in rad) and labelled with the teacher's marginal force
-    from ``n_eta`` draws of eta. Spread points whose largest bead force exceeds ``max_force``
-    (kJ/mol/nm) are dropped: they lie where the teacher's density is too thin to trust. This
-    removes points, not eta values, so unlike ``flows.filter_by_force`` it leaves the labels of
-    the kept points unbiased. The union is shuffled, so any contiguous part can validate."""
+    from ``n_eta`` draws of eta (:func:`marginal_labels`, which drops those above ``max_force``
+    kJ/mol/nm). The union is shuffled, so any contiguous part can validate."""
     if not 0 <= n_spread <= len(sample):
         raise ValueError(f"n_spread must lie in 0..{len(sample)} (the samples), got {n_spread}")
     moved = spread_torsions(sample.positions[:n_spread], scale, generator)
-    _, forces, ess = teacher.marginal_energy_and_forces(moved, n_eta=n_eta, generator=generator)
-    keep = within_force_bound(forces, max_force)
-    positions = torch.cat([sample.positions, moved[keep]])
-    labels = torch.cat([sample.forces, forces[keep]])
-    is_spread = torch.cat([torch.zeros(len(sample), dtype=torch.bool), torch.ones(int(keep.sum()), dtype=torch.bool)])
+    spread = marginal_labels(teacher, moved, n_eta, max_force, generator)
+    positions = torch.cat([sample.positions, spread.positions])
+    labels = torch.cat([sample.forces, spread.forces])
+    is_spread = torch.cat([torch.zeros(len(sample), dtype=torch.bool), torch.ones(len(spread.positions), dtype=torch.bool)])
     order = torch.randperm(len(positions), generator=generator)
-    kept_fraction = float(keep.double().mean()) if n_spread else 1.0
-    median_ess = float(ess.median()) if n_spread else float(n_eta)
-    return StudentSet(positions[order.to(positions.device)], labels[order.to(positions.device)], is_spread[order], kept_fraction, median_ess)
+    return StudentSet(positions[order.to(positions.device)], labels[order.to(positions.device)], is_spread[order],
+                      spread.kept_fraction, spread.median_ess)
+
+
+@dataclass(frozen=True)
+class MarginalLabels:
+    """Positions ``[n, N, 3]`` (nm) kept under the force bound, their marginal-force labels
+    (kJ/mol/nm), the fraction kept and the median effective sample size of the kept and
+    dropped points' weights (out of ``n_eta``)."""
+
+    positions: torch.Tensor
+    forces: torch.Tensor
+    kept_fraction: float
+    median_ess: float
+
+
+def marginal_labels(
+    teacher: AugmentedFlow, positions: torch.Tensor, n_eta: int, max_force: float, generator: torch.Generator | None = None
+) -> MarginalLabels:
+    """The teacher's marginal forces (kJ/mol/nm, from ``n_eta`` draws of eta) at any
+    ``positions`` (nm), dropping the points whose largest bead force exceeds ``max_force``
+    (kJ/mol/nm): there the teacher's density is too thin to trust. This removes points, not eta
+    values, so unlike ``flows.filter_by_force`` it leaves the labels of the kept points
+    unbiased."""
+    if len(positions) == 0:
+        return MarginalLabels(positions, torch.zeros_like(positions), 1.0, float(n_eta))
+    _, forces, ess = teacher.marginal_energy_and_forces(positions, n_eta=n_eta, generator=generator)
+    keep = within_force_bound(forces, max_force)
+    return MarginalLabels(positions[keep], forces[keep], float(keep.double().mean()), float(ess.median()))

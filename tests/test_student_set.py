@@ -53,3 +53,19 @@ def test_student_set_adds_labelled_spread_points_and_shuffles():
     with pytest.raises(ValueError, match="n_spread must lie in 0..300"):
         student_set.student_set(teacher, sample, 301, 0.6, 4, bound)
 
+
+
+def test_marginal_labels_keep_points_under_the_bound_with_their_marginal_forces():
+    torch.manual_seed(0)
+    config = flows.FlowConfig(n_beads=5, n_blocks=2, n_components=4, hidden=16)
+    teacher = flows.AugmentedFlow.from_data(chains(1000), config)
+    x = chains(200, seed=3)
+    _, forces, _ = teacher.marginal_energy_and_forces(x, n_eta=4, generator=torch.Generator().manual_seed(5))
+    bound = float(torch.linalg.vector_norm(forces, dim=-1).amax(-1).quantile(0.7))
+    labels = student_set.marginal_labels(teacher, x, 4, bound, torch.Generator().manual_seed(5))
+    keep = flows.within_force_bound(forces, bound)
+    # the same draws of eta give the same forces: exactly the points under the bound survive
+    assert torch.equal(labels.positions, x[keep]) and torch.allclose(labels.forces, forces[keep])
+    assert labels.kept_fraction == pytest.approx(float(keep.double().mean())) and 1.0 <= labels.median_ess <= 4.0
+    empty = student_set.marginal_labels(teacher, x[:0], 4, bound)
+    assert empty.positions.shape == (0, 5, 3) and empty.kept_fraction == 1.0

@@ -1,0 +1,86 @@
+"""Chignolin's observables and its CG-model study (cgflow.chignolin, cgflow.cln025_study)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cgflow import chignolin, cln025_study
+
+
+def hairpin_path(reference: np.ndarray, distances: list[float]) -> np.ndarray:
+    """Frames whose C-alpha RMSD from ``reference`` (nm) is each of ``distances``: the reference
+    with every bead moved by ``d`` along one fixed random unit vector per bead, which after the
+    optimal superposition leaves an RMSD that grows monotonically with ``d``."""
+    rng = np.random.default_rng(0)
+    direction = rng.normal(size=reference.shape)
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    return np.stack([reference + d * direction for d in distances]).astype(np.float32)
+
+
+def test_folding_events_count_passages_between_the_cores():
+    reference = np.cumsum(np.full((10, 3), 0.2), axis=0) * np.array([1.0, 0.5, 0.0]) + np.random.default_rng(1).normal(0, 0.1, (10, 3))
+    scale = np.linspace(0, 1.5, 200)
+    from cgflow import analysis
+    rmsd = analysis.rmsd(hairpin_path(reference, list(scale)), reference)
+    assert np.all(np.diff(rmsd) > 0)   # the construction is monotonic
+    to = lambda target: float(scale[np.argmin(abs(rmsd - target))])
+    folded, middle, unfolded = to(0.05), to(0.22), to(0.5)
+    # folded -> unfolded -> (transition region only) -> unfolded -> folded -> unfolded: 1 folding, 2 unfolding
+    walk = [folded, unfolded, middle, unfolded, middle, folded, unfolded]
+    assert chignolin.folding_events([hairpin_path(reference, walk)], reference) == (1, 2)
+    assert chignolin.folding_events([hairpin_path(reference, walk)] * 3, reference) == (3, 6)
+    fraction = chignolin.folded_fraction(hairpin_path(reference, [folded, folded, unfolded, middle]), reference, 2)
+    assert fraction.value == pytest.approx(0.5) and fraction.error == pytest.approx(0.5)  # blocks of 1.0 and 0.0
+
+
+def test_rmsd_minima_finds_the_basins_and_ignores_noise():
+    rng = np.random.default_rng(0)
+    two_basins = np.concatenate([rng.normal(0.05, 0.02, 50_000), rng.normal(0.35, 0.03, 30_000)]).clip(0, 1)
+    assert cln025_study.rmsd_minima(two_basins) == [0.05, 0.35]
+    # a sparse tail (below 0.1 % of the frames per bin) adds no minimum
+    with_tail = np.concatenate([two_basins, rng.uniform(0.6, 1.0, 40)])
+    assert cln025_study.rmsd_minima(with_tail) == [0.05, 0.35]
+    # one broad basin: one minimum however noisy its top
+    assert len(cln025_study.rmsd_minima(rng.normal(0.4, 0.08, 20_000).clip(0, 1))) == 1
+
+
+@pytest.fixture(scope="module")
+def frames():
+    pytest.importorskip("openmm")
+    ladders = chignolin.ladder_chunks()
+    if not ladders:
+        pytest.skip("no committed chignolin chunks")
+    return chignolin.reference_frames(ladders).subsample(1_500)
+
+
+def test_reference_frames_hold_both_ladders_at_340_K(frames):
+    assert frames.n_beads == 10 and frames.temperature == 340.0 and frames.forces.shape == frames.positions.shape
+    assert np.isfinite(frames.positions).all() and np.allclose(frames.masses, 12.011, atol=0.01)
+    reference = chignolin.folded_reference(frames.positions)
+    assert reference.shape == (10, 3)
+    # the folded reference lies within the folded cutoff of the hairpin the recipe builds
+    from cgflow import analysis
+    assert analysis.rmsd(reference[None], chignolin.built_hairpin())[0] < chignolin.FOLDED
+
+
+def test_study_saves_every_stage_and_resumes_from_them(frames, tmp_path):
+    settings = cln025_study.Settings(rounds=1, tempering_picoseconds=2.0, langevin_replicas=2, langevin_picoseconds=2.0)
+    study = cln025_study.Study(frames, tmp_path, settings)
+    student = study.flow_cgnet(1)
+    simulations = study.simulations("flow_cgnet", student)
+    row = study.score("flow_cgnet", simulations["tempering"], simulations["langevin"])
+    for name in ("teacher.pt", "flow_cgnet_round0.pt", "flow_cgnet_round1.pt", "flow_cgnet_simulations.npz", "study.json"):
+        assert (tmp_path / name).exists(), name
+    assert simulations["langevin"].shape == (2, 2, 10, 3)   # 2 ps saved every ps, 2 replicas
+    assert 0.0 <= row["folded"] <= 1.0 and row["langevin_ns"] == 0.004
+    stages = {r.get("stage") for r in json.loads((tmp_path / "study.json").read_text())["rows"]}
+    assert {"teacher", "flow_cgnet_round0", "relabel_round1", "flow_cgnet_round1", "flow_cgnet_simulations"} <= stages
+    # a new study on the same folder loads every stage: same weights, same frames, nothing rerun
+    again = cln025_study.Study(frames, tmp_path, settings)
+    stamps = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir() if path.is_file()}
+    reloaded = again.flow_cgnet(1)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), reloaded.state_dict().values()))
+    assert np.array_equal(again.simulations("flow_cgnet", reloaded)["langevin"], simulations["langevin"])
+    assert stamps == {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir() if path.is_file()}
