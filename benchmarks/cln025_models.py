@@ -1,5 +1,5 @@
-"""Chignolin's CG models (Köhler et al. 2023, Fig. 4): the teacher, the Flow-CGnet with rounds of
-relabelling its own frames, and the force-matching CGnet, trained and simulated by
+"""Chignolin's CG models (Köhler et al. 2023, Fig. 4): the teacher, the Flow-CGnet (optionally with
+rounds of relabelling its own frames), and the force-matching CGnet, trained and simulated by
 :class:`cgflow.cln025_study.Study`, which chapter 8 reads. Every stage is saved in the folder
 when it finishes (``data/results/cln025`` by default) and loaded by a later run, so a stopped
 run resumes; delete a stage's file to recompute it. Prints each model's scores against the
@@ -7,7 +7,7 @@ ground truth (all 340 K frames of the ladders): folded fraction with its error o
 the fraction beyond 0.4 nm, the minima of the RMSD free energy, and folding and unfolding
 events in plain Langevin dynamics.
 
-    python benchmarks/cln025_models.py [--rounds 3] [--models teacher flow_cgnet cgnet] [--folder DIR] [--fast]
+    python benchmarks/cln025_models.py [--rounds 0] [--models teacher flow_cgnet cgnet] [--folder DIR] [--fast]
 """
 
 from __future__ import annotations
