@@ -46,7 +46,7 @@ def main() -> None:
     fractions = []
     for index, ladder in enumerate(ladders):
         distance = analysis.rmsd(ladder["positions"], reference)
-        folded = folded_fraction(ladder["positions"], reference, min(args.blocks, ladder["chunks"]))
+        folded = folded_fraction(distance, min(args.blocks, ladder["chunks"]))
         paths = walker_paths(ladder["rung_positions"], ladder["record_walkers"])
         events = folding_events(paths, reference)
         ns = ladder["chunks"] * CLN025.chunk_length / 1000

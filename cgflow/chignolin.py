@@ -15,6 +15,7 @@ ladders still grow. Reading chunks needs OpenMM (the ``[data]`` extra) for the t
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -57,14 +58,22 @@ def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
     return ladders
 
 
+@functools.cache
+def _recipe_runner():
+    """The data recipe's runner (builds CLN025's OpenMM system once per process)."""
+    from .datagen import CLN025, RecipeRunner
+
+    return RecipeRunner(CLN025)
+
+
 def reference_frames(ladders: list[dict[str, np.ndarray]]) -> CGDataset:
     """The 340 K frames of ``ladders`` (:func:`ladder_chunks`) with their forces, one
     trajectory per ladder (frames 1 ps apart, but not a continuous dynamics)."""
-    from .datagen import CLN025, RecipeRunner
+    from .datagen import CLN025
 
     if not ladders:
         raise ValueError("no ladder has a committed chunk")
-    runner = RecipeRunner(CLN025)
+    runner = _recipe_runner()
     return CGDataset(
         positions=np.concatenate([ladder["positions"] for ladder in ladders]),
         forces=np.concatenate([ladder["forces"] for ladder in ladders]),
@@ -81,9 +90,7 @@ def built_hairpin() -> np.ndarray:
     """The C-alpha positions ``[10, 3]`` (nm) of the hairpin that the data recipe builds."""
     from openmm import unit
 
-    from .datagen import CLN025, RecipeRunner
-
-    runner = RecipeRunner(CLN025)
+    runner = _recipe_runner()
     return np.array(runner.initial_positions.value_in_unit(unit.nanometer))[runner.bead_atoms]
 
 
@@ -96,10 +103,11 @@ def folded_reference(positions: np.ndarray) -> np.ndarray:
     return analysis.representative_structure(near[:: max(1, len(near) // 5000)])
 
 
-def folded_fraction(positions: np.ndarray, reference: np.ndarray, n_blocks: int) -> analysis.Estimate:
-    """Fraction of ``positions`` (nm; ``n_blocks`` contiguous blocks, e.g. one per walker)
-    within :data:`FOLDED` of ``reference``, with its block error."""
-    return analysis.block_mean(analysis.rmsd(positions, reference) < FOLDED, n_blocks)
+def folded_fraction(distance: np.ndarray, n_blocks: int) -> analysis.Estimate:
+    """Fraction of frames whose C-alpha RMSD ``distance`` (nm, from the folded reference; in
+    ``n_blocks`` contiguous blocks, e.g. one per walker) is below :data:`FOLDED`, with its
+    block error."""
+    return analysis.block_mean(np.asarray(distance) < FOLDED, n_blocks)
 
 
 def folding_events(paths, reference: np.ndarray) -> tuple[int, int]:

@@ -233,8 +233,8 @@ class Study:
         start = time.perf_counter()
         run = presets.cold_frames(model.energy_and_forces, self.frames.masses, self.train.positions, settings.seed,
                                   n_steps=steps(settings.tempering_picoseconds), temperature_range=TEMPERING_RANGE)
-        every = max(1, round(0.4 / (presets.save_every() * presets.TIME_STEP)))
         tempering_seconds = time.perf_counter() - start
+        every = max(1, round(0.4 / (presets.save_every() * presets.TIME_STEP)))  # keep a frame every 0.4 ps
         rng = np.random.default_rng(settings.seed)
         starts = self.train.positions[rng.choice(len(self.train), settings.langevin_replicas, replace=False)]
         simulation = LangevinSimulation(model.energy_and_forces, self.frames.masses, self.frames.temperature,
@@ -253,7 +253,7 @@ class Study:
         of the Langevin ``paths`` ``[frames, replicas, 10, 3]``, recorded as the row of ``name``."""
         flat = frames.reshape(-1, *frames.shape[-2:])
         distance = analysis.rmsd(flat, self.reference)
-        folded = chignolin.folded_fraction(flat, self.reference, n_blocks or len(frames))
+        folded = chignolin.folded_fraction(distance, n_blocks or len(frames))
         row = {"folded": round(folded.value, 4), "folded_error": round(folded.error, 4),
                "beyond_0_4nm": round(float(np.mean(distance > 0.4)), 4), "minima_nm": rmsd_minima(distance),
                "frames": len(flat)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgflow import chignolin, cln025_study
+from cgflow import analysis, chignolin, cln025_study
 
 
 def hairpin_path(reference: np.ndarray, distances: list[float]) -> np.ndarray:
@@ -22,7 +22,6 @@ def hairpin_path(reference: np.ndarray, distances: list[float]) -> np.ndarray:
 def test_folding_events_count_passages_between_the_cores():
     reference = np.cumsum(np.full((10, 3), 0.2), axis=0) * np.array([1.0, 0.5, 0.0]) + np.random.default_rng(1).normal(0, 0.1, (10, 3))
     scale = np.linspace(0, 1.5, 200)
-    from cgflow import analysis
     rmsd = analysis.rmsd(hairpin_path(reference, list(scale)), reference)
     assert np.all(np.diff(rmsd) > 0)   # the construction is monotonic
     to = lambda target: float(scale[np.argmin(abs(rmsd - target))])
@@ -31,7 +30,7 @@ def test_folding_events_count_passages_between_the_cores():
     walk = [folded, unfolded, middle, unfolded, middle, folded, unfolded]
     assert chignolin.folding_events([hairpin_path(reference, walk)], reference) == (1, 2)
     assert chignolin.folding_events([hairpin_path(reference, walk)] * 3, reference) == (3, 6)
-    fraction = chignolin.folded_fraction(hairpin_path(reference, [folded, folded, unfolded, middle]), reference, 2)
+    fraction = chignolin.folded_fraction(analysis.rmsd(hairpin_path(reference, [folded, folded, unfolded, middle]), reference), 2)
     assert fraction.value == pytest.approx(0.5) and fraction.error == pytest.approx(0.5)  # blocks of 1.0 and 0.0
 
 
@@ -61,7 +60,6 @@ def test_reference_frames_hold_both_ladders_at_340_K(frames):
     reference = chignolin.folded_reference(frames.positions)
     assert reference.shape == (10, 3)
     # the folded reference lies within the folded cutoff of the hairpin the recipe builds
-    from cgflow import analysis
     assert analysis.rmsd(reference[None], chignolin.built_hairpin())[0] < chignolin.FOLDED
 
 
