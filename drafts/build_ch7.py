@@ -225,26 +225,71 @@ plt.show()
 
 code(r"""
 # NBVAL_CHECK_OUTPUT
-mean_kl = {model: {n: np.mean([r["kl"] for r in chosen(model, n)]) for n in sizes if chosen(model, n)} for model in labels}
-largest = max(mean_kl["cgnet"])                      # force matching with the most data
-target = mean_kl["cgnet"][largest]
-matching = [n for n in sorted(mean_kl["flow_cgnet"]) if mean_kl["flow_cgnet"][n] <= target]
-first = matching[0] if matching else None
-print(f"force matching at {largest:,} frames: mean KL {target:.3f}")
+def kl_of(model, n):
+    return np.array([r["kl"] for r in chosen(model, n)])
+
+largest, smallest = max(sizes), min(sizes)
+target = kl_of("cgnet", largest)                     # force matching with the most data, every seed
+reached = [n for n in sizes if kl_of("flow_cgnet", n).mean() <= target.mean()]
+first = min(reached) if reached else None
+print(f"force matching at {largest:,} frames: KL {target.mean():.3f} (seeds {target.min():.3f}-{target.max():.3f})")
 if first is None:
-    print("the Flow-CGnet does not reach it at any size")
+    print("the Flow-CGnet does not reach that mean at any size")
 else:
-    print(f"the Flow-CGnet reaches it from {first:,} frames (mean KL {mean_kl['flow_cgnet'][first]:.3f})")
-glue("fm_largest", largest, display=False)
-glue("fm_target", float(target), display=False)
-glue("flow_first", first or 0, display=False)
+    at_first = kl_of("flow_cgnet", first)
+    print(f"the Flow-CGnet reaches it from {first:,} frames: KL {at_first.mean():.3f} (seeds {at_first.min():.3f}-{at_first.max():.3f})")
+at_paper = kl_of("flow_cgnet", 20_000)
+print(f"at the paper's 20,000 frames the Flow-CGnet scores {at_paper.mean():.3f}: "
+      f"{'below' if at_paper.max() < target.min() else 'not clearly below'} every force-matching seed at {largest:,}")
+small_flow, small_fm = kl_of("flow_cgnet", smallest), kl_of("cgnet", smallest)
+alpha_small = np.mean([r["alpha_l_percent"] for r in chosen("flow_cgnet", smallest)])
+print(f"at {smallest:,} frames: Flow-CGnet KL {small_flow.mean():.3f}, CGnet {small_fm.mean():.3f};"
+      f" Flow-CGnet phi > 0 {alpha_small:.1f} % (ground truth {truth:.1f} %)")
+gain = [kl_of("cgnet", n).mean() / kl_of("flow_cgnet", n).mean() for n in sizes]
+print("CGnet KL / Flow-CGnet KL by size: " + ", ".join(f"{n:,}: {g:.1f}" for n, g in zip(sizes, gain)))
+glue("fm_largest", f"{largest:,}", display=False)
+glue("fm_target", float(target.mean()), display=False)
+glue("flow_first", f"{first:,}" if first else "no size", display=False)
 glue("flow_factor", largest / first if first else 0.0, display=False)
+glue("flow_at_paper", float(at_paper.mean()), display=False)
+glue("small_n", f"{smallest:,}", display=False)
+glue("small_flow", float(small_flow.mean()), display=False)
+glue("small_fm", float(small_fm.mean()), display=False)
+glue("alpha_small", float(alpha_small), display=False)
+glue("truth_alpha", float(truth), display=False)
+glue("gain_small", float(gain[0]), display=False)
+glue("gain_max", float(max(gain)), display=False)
 """)
 
 md(r"""
 ## Reading the curves
 
-(Headline, written from the complete sweep.)
+**The headline.** Force matching given all {glue:text}`fm_largest` training frames scores a
+mean KL of {glue:text}`fm_target:.3f` nats over its seeds. The Flow-CGnet reaches that mean
+from {glue:text}`flow_first` frames, {glue:text}`flow_factor:.0f` times fewer; at the paper's
+20,000 frames it scores {glue:text}`flow_at_paper:.3f`, below every force-matching seed at the
+largest size. This is the paper's claim at the scale of the book's data, and it holds with
+room to spare.
+
+**Where flow-matching does not win.**
+- *Few frames.* At {glue:text}`small_n` frames the Flow-CGnet's KL ({glue:text}`small_flow:.3f`)
+  is no better than force matching's ({glue:text}`small_fm:.3f`; ratio
+  {glue:text}`gain_small:.1f` against up to {glue:text}`gain_max:.1f` at larger sizes).
+  The teacher then has too few frames to place the rare basin: it puts
+  {glue:text}`alpha_small:.1f` % of its weight at $\phi > 0$ where the ground truth has
+  {glue:text}`truth_alpha:.1f` %, and the student faithfully copies the error. Counting
+  statistics, not force noise, limit a likelihood; with a thousand correlated frames the count
+  of the rare basin is itself noisy.
+- *Beyond the teacher.* The Flow-CGnet never beats its teacher by much: it learns the
+  teacher's free energy, errors included. Its curve follows the teacher's down to the
+  estimator's floor.
+- *The floor.* Above about 10,000 frames the teacher and the Flow-CGnet sit near the grey
+  band, where the score measures the estimator more than the model: more data cannot show an
+  improvement that the scores cannot resolve.
+
+Force matching's curve is noisy, and its seeds scatter more than the flow's. Chapter 4 found
+why: its labels' noise lets the network fit the basins' relative weights differently from one
+training to the next, and the ensemble of eight networks reduces but does not remove that.
 """)
 
 md(r"""
@@ -277,6 +322,8 @@ code(r"""
 # shipped curves cover every model at every size that they claim.
 assert np.isfinite(live["kl"]) and live["kl"] > 0
 assert all(chosen(model, n) for model in labels for n in sizes), "a size without every model"
+# The prose's claims: the Flow-CGnet reaches force matching's best, and beats every seed of it at 20,000 frames.
+assert first is not None and first <= 20_000 and at_paper.max() < target.min()
 glue("chapter_minutes", round((time.perf_counter() - chapter_start) / 60), display=False)
 """, tags=["remove-cell"])
 
@@ -374,7 +421,9 @@ md(r"""
   teacher learned.
 - How frames are drawn matters as much as how many: strided frames are as independent as the
   data allow; a contiguous block is worth far fewer frames.
-- (Headline from the complete sweep.)
+- On the book's data the Flow-CGnet matches force matching on all {glue:text}`fm_largest` frames
+  from {glue:text}`flow_first` frames; with very few frames neither method wins, because the
+  teacher's count of the rare basin is itself noisy.
 
 **What's next.** Chapter 8 takes the method to a fast-folding protein.
 
