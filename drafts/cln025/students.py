@@ -8,16 +8,17 @@ import argparse, dataclasses, json, time
 import numpy as np, torch
 from cgflow import chignolin, analysis, presets, student_set
 from cgflow.cgnet import CGNet
+from cgflow.flows import AugmentedFlow
 from cgflow.cln025_study import Study, steps, TEMPERING_RANGE, rmsd_minima
 from cgflow.runtime import seed_everything
 p = argparse.ArgumentParser()
 p.add_argument('--spread', type=int, default=0); p.add_argument('--samples', type=int, default=60000)
 p.add_argument('--marginal-eta', type=int, default=0, help='label teacher samples with marginal forces from this many eta (0: joint forces)')
 p.add_argument("--scale", type=float, default=0.6); p.add_argument("--loss", default="generalised"); p.add_argument('--epochs', type=int, default=30)
-p.add_argument('--gt-positions', action='store_true', help='label the 20k training frames with the teacher marginal force instead of sampling'); p.add_argument('--cgnet-labels', action='store_true', help='with --gt-positions: label with the GT-trained CGnet forces'); p.add_argument('--name', required=True); a = p.parse_args()
+p.add_argument('--gt-positions', action='store_true', help='label the 20k training frames with the teacher marginal force instead of sampling'); p.add_argument('--cgnet-labels', action='store_true', help='with --gt-positions: label with the GT-trained CGnet forces'); p.add_argument('--teacher', help='a saved teacher (.pt) instead of the study\'s, for --gt-positions'); p.add_argument('--name', required=True); a = p.parse_args()
 frames = chignolin.reference_frames(chignolin.ladder_chunks())
 study = Study(frames, f"{EXP}/cln_b8")
-teacher = study.teacher()
+teacher = AugmentedFlow.load(a.teacher) if a.teacher else study.teacher()
 t0 = time.perf_counter()
 gen = torch.Generator().manual_seed(0)
 sample = study.teacher_sample()
