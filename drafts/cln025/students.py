@@ -1,20 +1,20 @@
+"""Round-0 student variants from the 8-block teacher (cln_b8): spread count, teacher sample count, marginal labels on samples."""
 # Exploration for issue #20 (stop 35), not part of the package: chignolin student variants
 # against the 8-block teacher. EXP (env CLN025_EXP, default /tmp/exp) holds the study folder
 # cln_b8 (a cln025_study.Study; its teacher is retrained when missing) and the results.
 import os
 EXP = os.environ.get("CLN025_EXP", "/tmp/exp")
-"""Round-0 student variants from the 8-block teacher (cln_b8): spread count, teacher sample count, marginal labels on samples."""
 import argparse, dataclasses, json, time
 import numpy as np, torch
 from cgflow import chignolin, analysis, presets, student_set
 from cgflow.cgnet import CGNet
-from cgflow.flows import AugmentedFlow
+from cgflow.flows import AugmentedFlow, FlowSample
 from cgflow.cln025_study import Study, steps, TEMPERING_RANGE, rmsd_minima
 from cgflow.runtime import seed_everything
 p = argparse.ArgumentParser()
 p.add_argument('--spread', type=int, default=0); p.add_argument('--samples', type=int, default=60000)
 p.add_argument('--marginal-eta', type=int, default=0, help='label teacher samples with marginal forces from this many eta (0: joint forces)')
-p.add_argument("--scale", type=float, default=0.6); p.add_argument("--loss", default="generalised"); p.add_argument('--epochs', type=int, default=30)
+p.add_argument("--scale", type=float, default=0.6); p.add_argument('--epochs', type=int, default=30)
 p.add_argument('--gt-positions', action='store_true', help='label the 20k training frames with the teacher marginal force instead of sampling'); p.add_argument('--cgnet-labels', action='store_true', help='with --gt-positions: label with the GT-trained CGnet forces'); p.add_argument('--teacher', help='a saved teacher (.pt) instead of the study\'s, for --gt-positions'); p.add_argument('--name', required=True); a = p.parse_args()
 frames = chignolin.reference_frames(chignolin.ladder_chunks())
 study = Study(frames, f"{EXP}/cln_b8")
@@ -25,10 +25,10 @@ sample = study.teacher_sample()
 if a.samples > len(sample.positions):
     path = f"{EXP}/cln_b8/cache/teacher_sample_{a.samples}.pt"
     try:
-        sample = student_set.FlowSample(*torch.load(path))
+        sample = FlowSample(*torch.load(path))
     except FileNotFoundError:
         extra = teacher.sample(a.samples - len(sample.positions), generator=torch.Generator().manual_seed(100))
-        sample = student_set.FlowSample(*(torch.cat([u, v]) for u, v in zip((sample.positions, sample.eta, sample.energy, sample.forces), (extra.positions, extra.eta, extra.energy, extra.forces))))
+        sample = FlowSample(*(torch.cat([u, v]) for u, v in zip((sample.positions, sample.eta, sample.energy, sample.forces), (extra.positions, extra.eta, extra.energy, extra.forces))))
         torch.save((sample.positions, sample.eta, sample.energy, sample.forces), path)
 x, f = sample.positions[:a.samples], sample.forces[:a.samples]
 if a.gt_positions:
@@ -46,7 +46,7 @@ if a.spread:
 order = torch.randperm(len(x), generator=gen); x, f = x[order], f[order]
 label_seconds = time.perf_counter() - t0
 training = dataclasses.replace(presets.cgnet_training(0), epochs=a.epochs)
-model, h = presets.force_match(study.train.positions, x, f, study.config, 0, progress=False, training=training) if a.loss == 'generalised' else (None, None)
+model, h = presets.force_match(study.train.positions, x, f, study.config, 0, progress=False, training=training)
 model.save(f"{EXP}/student_{a.name}.pt")
 run = presets.cold_frames(model.energy_and_forces, frames.masses, study.train.positions, 1, n_steps=steps(100.0), temperature_range=TEMPERING_RANGE)
 d = analysis.rmsd(run.flat(), study.reference)
