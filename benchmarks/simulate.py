@@ -11,7 +11,8 @@ C-alpha repulsion), and prints:
     matrix-multiply FLOP rate that the networks achieve;
 (2) simulated ns/day of each CG model (all replicas together) against all-atom OpenMM (the
     data recipe, one process) for the same molecule on the same machine (2 fs for alanine
-    dipeptide; 4 fs for chignolin, both CG and all-atom).
+    dipeptide; 4 fs for chignolin, both CG and all-atom), and for chignolin also with one
+    network in place of the ensemble (the ensemble multiplies the networks' cost).
 
     python benchmarks/simulate.py [--max-replicas 4096] [--seconds 3] [--device cuda] [--skip-openmm]
 """
@@ -142,9 +143,13 @@ def main() -> None:
         speeds[replicas] = ns_per_day(rate10 * 0.004, 1.0)
         print(f"CG chignolin at {replicas} replicas: {speeds[replicas]:.0f} ns/day in total (4 fs steps); sim/bare {rate10 / bare10:.2f}")
     cg10 = max(speeds.values())
+    single = cgnet.CGNet.from_data(chains, dataclasses.replace(config10, members=1)).to(device)
+    rate1, _ = rates(single, np.full(10, 12.011), chains, min(1024, args.max_replicas), 0.004, args.seconds, device)
+    cg1 = ns_per_day(rate1 * 0.004, 1.0)
+    print(f"  the same with one network instead of {config10.members}: {cg1:.0f} ns/day in total")
     aa10 = runner.speed(picoseconds=40.0)
     print(f"all-atom chignolin (OpenMM CPU platform, 4 fs with HMR, OBC, one process): {aa10:.0f} ns/day")
-    print(f"  CG / all-atom: {cg10 / aa10:.0f}x")
+    print(f"  CG / all-atom: {cg10 / aa10:.0f}x ({cg1 / aa10:.0f}x with one network)")
 
 
 if __name__ == "__main__":
