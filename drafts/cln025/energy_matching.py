@@ -7,14 +7,15 @@
 import os
 EXP = os.environ.get("CLN025_EXP", "/tmp/exp")
 import argparse, dataclasses, json, time
-import numpy as np, torch
-from cgflow import analysis, chignolin, presets
+import torch
+from cgflow import chignolin, presets
 from cgflow.cgnet import CGNet, _members_mean
 from cgflow.flows import AugmentedFlow
 from cgflow.generalised import generalised_forces, project_labels, spread
-from cgflow.cln025_study import Study, steps, TEMPERING_RANGE, rmsd_minima
+from cgflow.cln025_study import Study
 from cgflow.training import fit
 from cgflow.units import kT
+from pt_score import pt_score
 p = argparse.ArgumentParser()
 p.add_argument("--weight", type=float, required=True, help="weight of the energy term (0: forces only)")
 p.add_argument("--eta", type=int, default=16, help="draws of eta per frame for the marginal labels")
@@ -57,12 +58,9 @@ def loss(model, positions, projection, labels, weights, free_energy):
 training = dataclasses.replace(presets.cgnet_training(0), progress=False)
 h = fit(model, loss, train, validation, training, description="energy and force matching", streams=model.config.members)
 model.save(f"{EXP}/student_{a.name}.pt")
-u = torch.cat([model.energy(c).detach() for c in validation[0].split(2000)])
+with torch.no_grad():
+    u = torch.cat([model.energy(c) for c in validation[0].split(2000)])
 residual = beta * (u - validation[4]); residual = residual - residual.mean()
-run = presets.cold_frames(model.energy_and_forces, frames.masses, study.train.positions, 1, n_steps=steps(100.0), temperature_range=TEMPERING_RANGE)
-d = analysis.rmsd(run.flat(), study.reference)
-np.save(f"{EXP}/frames_{a.name}.npy", run.flat()[::4].astype(np.float32))
 print(json.dumps(dict(name=a.name, weight=a.weight, eta=a.eta, n=len(x), val=round(h.validation[h.best_epoch], 4),
-      energy_residual_kT=round(float(residual.pow(2).mean().sqrt()), 2), folded=round(float((d < .2).mean()), 3),
-      below01=round(float((d < .1).mean()), 3), beyond=round(float((d > .4).mean()), 3), minima=rmsd_minima(d),
+      energy_residual_kT=round(float(residual.pow(2).mean().sqrt()), 2), **pt_score(model, study, EXP, a.name),
       label_s=round(label_seconds), seconds=round(time.perf_counter() - t0))), flush=True)

@@ -6,11 +6,11 @@ import os
 EXP = os.environ.get("CLN025_EXP", "/tmp/exp")
 import argparse, dataclasses, json, time
 import numpy as np, torch
-from cgflow import chignolin, analysis, presets, student_set
+from cgflow import chignolin, presets, student_set
 from cgflow.cgnet import CGNet
 from cgflow.flows import AugmentedFlow, FlowSample
-from cgflow.cln025_study import Study, steps, TEMPERING_RANGE, rmsd_minima
-from cgflow.runtime import seed_everything
+from cgflow.cln025_study import Study
+from pt_score import pt_score
 p = argparse.ArgumentParser()
 p.add_argument('--spread', type=int, default=0); p.add_argument('--samples', type=int, default=60000)
 p.add_argument('--marginal-eta', type=int, default=0, help='label teacher samples with marginal forces from this many eta (0: joint forces)')
@@ -48,9 +48,6 @@ label_seconds = time.perf_counter() - t0
 training = dataclasses.replace(presets.cgnet_training(0), epochs=a.epochs)
 model, h = presets.force_match(study.train.positions, x, f, study.config, 0, progress=False, training=training)
 model.save(f"{EXP}/student_{a.name}.pt")
-run = presets.cold_frames(model.energy_and_forces, frames.masses, study.train.positions, 1, n_steps=steps(100.0), temperature_range=TEMPERING_RANGE)
-d = analysis.rmsd(run.flat(), study.reference)
-np.save(f"{EXP}/frames_{a.name}.npy", run.flat()[::4].astype(np.float32))
 print(json.dumps(dict(name=a.name, spread=a.spread, scale=a.scale, samples=a.samples, marginal_eta=a.marginal_eta, ess=ess, epochs=a.epochs, n=len(x),
-      val=round(h.validation[h.best_epoch], 4), folded=round(float((d < .2).mean()), 3), below01=round(float((d < .1).mean()), 3),
-      beyond=round(float((d > .4).mean()), 3), minima=rmsd_minima(d), label_s=round(label_seconds), seconds=round(time.perf_counter() - t0))), flush=True)
+      val=round(h.validation[h.best_epoch], 4), **pt_score(model, study, EXP, a.name), label_s=round(label_seconds),
+      seconds=round(time.perf_counter() - t0))), flush=True)
