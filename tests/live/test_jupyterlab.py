@@ -42,6 +42,7 @@ CHAPTERS = {
     "04_force_matching.ipynb": 0,
     "05_teacher.ipynb": 0,
     "06_flow_matching.ipynb": 0,
+    "07_data_efficiency.ipynb": 0,
     "09_your_molecule.ipynb": 0,
     "A1_installation.ipynb": 1,
 }

@@ -31,6 +31,7 @@ CHAPTERS = {
     "book/04_force_matching.html": (3, True),
     "book/05_teacher.html": (3, True),
     "book/06_flow_matching.html": (2, True),
+    "book/07_data_efficiency.html": (2, True),
     "book/09_your_molecule.html": (1, True),
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
