@@ -212,12 +212,13 @@ def spread_points() -> int:
     return pick(20_000, 600)
 
 
-def flow_matching_set(teacher: AugmentedFlow, sample: FlowSample, seed: int) -> StudentSet:
-    """The Flow-CGnet's training set: the teacher's ``sample`` plus :func:`spread_points`
-    points spread across the torsional barriers with marginal-force labels, shuffled (10 %
-    of it validates in :func:`force_match`)."""
+def flow_matching_set(teacher: AugmentedFlow, sample: FlowSample, seed: int, n_spread: int | None = None) -> StudentSet:
+    """The Flow-CGnet's training set: the teacher's ``sample`` plus ``n_spread`` (default
+    :func:`spread_points`) points spread across the torsional barriers with marginal-force
+    labels, shuffled (10 % of it validates in :func:`force_match`)."""
     generator = torch.Generator().manual_seed(seed)
-    return student_set(teacher, sample, spread_points(), SPREAD_SCALE, MARGINAL_ETA, SPREAD_MAX_FORCE, generator)
+    n_spread = spread_points() if n_spread is None else n_spread
+    return student_set(teacher, sample, n_spread, SPREAD_SCALE, MARGINAL_ETA, SPREAD_MAX_FORCE, generator)
 
 
 def flow_matching_settings() -> dict:

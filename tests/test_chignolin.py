@@ -63,22 +63,35 @@ def test_reference_frames_hold_both_ladders_at_340_K(frames):
     assert analysis.rmsd(reference[None], chignolin.built_hairpin())[0] < chignolin.FOLDED
 
 
-def test_study_saves_every_stage_and_resumes_from_them(frames, tmp_path):
-    settings = cln025_study.Settings(rounds=1, tempering_picoseconds=2.0, langevin_replicas=2, langevin_picoseconds=2.0)
+def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):
+    settings = cln025_study.Settings.fast()
     study = cln025_study.Study(frames, tmp_path, settings)
-    student = study.flow_cgnet(1)
-    simulations = study.simulations("flow_cgnet", student)
-    row = study.score("flow_cgnet", simulations["tempering"], simulations["langevin"])
-    for name in ("teacher.pt", "flow_cgnet_round0.pt", "flow_cgnet_round1.pt", "flow_cgnet_simulations.npz", "study.json"):
-        assert (tmp_path / name).exists(), name
-    assert simulations["langevin"].shape == (2, 2, 10, 3)   # 2 ps saved every ps, 2 replicas
-    assert 0.0 <= row["folded"] <= 1.0 and row["langevin_ns"] == 0.004
-    stages = {r.get("stage") for r in json.loads((tmp_path / "study.json").read_text())["rows"]}
-    assert {"teacher", "flow_cgnet_round0", "relabel_round1", "flow_cgnet_round1", "flow_cgnet_simulations"} <= stages
+    written = study.export()
+    grid = cln025_study.spread_grid()
+    chosen = study.row("stage", "spread")
+    # the calibration picks, among the grid's students, the one closest to the teacher's folded fraction
+    teacher = study.row("model", "teacher")["folded"]
+    gaps = {int(n): abs(folded - teacher) for n, folded in chosen["candidates_folded"].items()}
+    assert sorted(gaps) == sorted(grid) and chosen["spread_points"] == min(gaps, key=gaps.get)
+    names = [cln025_study.flow_cgnet_name(chosen["spread_points"], seed) for seed in settings.seeds]
+    names += [cln025_study.cgnet_name(seed) for seed in settings.seeds]
+    for name in names:
+        row = study.row("model", name)
+        assert 0.0 <= row["folded"] <= 1.0 and row["langevin_ns"] == 0.004  # 2 replicas of 2 ps
+    exported = {path.name for path in written}
+    assert exported == {"flow_cgnet.pt", "cgnet.pt", "flow_cgnet_frames.npz", "cgnet_frames.npz", "teacher_samples.npz", "student_set.npz"}
+    assert {path.name for path in tmp_path.iterdir() if path.is_file()} == exported | {"study.json"}
+    with np.load(tmp_path / "flow_cgnet_frames.npz") as shipped, np.load(tmp_path / "cache" / f"{names[0]}_simulations.npz") as cached:
+        assert shipped["langevin"].shape == (2, 2, 10, 3) and shipped["langevin"].dtype == np.float16  # 2 ps saved every ps
+        # float16 after centring: the same RMSD to 0.002 nm
+        exact = analysis.rmsd(cached["tempering"].reshape(-1, 10, 3), study.reference)
+        rounded = analysis.rmsd(shipped["tempering"].reshape(-1, 10, 3).astype(np.float64), study.reference)
+        assert np.abs(exact - rounded).max() < 2e-3
+    student = cln025_study.CGNet.load(tmp_path / "flow_cgnet.pt")
     # a new study on the same folder loads every stage: same weights, same frames, nothing rerun
     again = cln025_study.Study(frames, tmp_path, settings)
-    stamps = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir() if path.is_file()}
-    reloaded = again.flow_cgnet(1)
+    stamps = {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").iterdir()}
+    reloaded = again.flow_cgnet(chosen["spread_points"], settings.seeds[0])
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), reloaded.state_dict().values()))
-    assert np.array_equal(again.simulations("flow_cgnet", reloaded)["langevin"], simulations["langevin"])
-    assert stamps == {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir() if path.is_file()}
+    assert np.array_equal(again.simulations(names[0], reloaded)["langevin"], study.simulations(names[0], student)["langevin"])
+    assert stamps == {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").iterdir()}
