@@ -64,11 +64,14 @@ def timed(function, seconds: float, device: torch.device) -> float:
     return calls / (time.perf_counter() - start)
 
 
-def rates(model: cgnet.CGNet, masses, positions: np.ndarray, replicas: int, time_step: float, seconds: float, device) -> tuple[float, float]:
+def rates(model: cgnet.CGNet, masses, positions: np.ndarray, replicas: int, time_step: float, seconds: float, device,
+          compiled: bool = False) -> tuple[float, float]:
     """(replica-steps per second of the simulator, frames per second of the bare networks'
-    energy and input gradient) at ``replicas`` replicas started from ``positions`` (nm)."""
+    energy and input gradient) at ``replicas`` replicas started from ``positions`` (nm); with
+    ``compiled``, the simulator uses :meth:`cgflow.cgnet.CGNet.compiled_force_field`."""
     start = torch.as_tensor(positions[np.arange(replicas) % len(positions)], dtype=torch.float32, device=device)
-    simulation = simulate.LangevinSimulation(model.energy_and_forces, masses, temperature=model.config.temperature,
+    force_field = model.compiled_force_field() if compiled else model.energy_and_forces
+    simulation = simulate.LangevinSimulation(force_field, masses, temperature=model.config.temperature,
                                              time_step=time_step, device=device, progress=False)
     chunk = 20
     steps_per_second = chunk * timed(lambda: simulation.run(start, chunk, save_every=chunk), seconds, device)
@@ -138,10 +141,12 @@ def main() -> None:
     config10 = dataclasses.replace(presets.cgnet_config(10, 340.0), repulsion_min_separation=3)
     model10 = cgnet.CGNet.from_data(chains, config10).to(device)
     speeds = {}
-    for replicas in sorted({best[1], min(1024, args.max_replicas)}):  # the chapter's criterion is set at 1,024
-        rate10, bare10 = rates(model10, np.full(10, 12.011), chains, replicas, 0.004, args.seconds, device)
-        speeds[replicas] = ns_per_day(rate10 * 0.004, 1.0)
-        print(f"CG chignolin at {replicas} replicas: {speeds[replicas]:.0f} ns/day in total (4 fs steps); sim/bare {rate10 / bare10:.2f}")
+    for replicas in sorted({16, 128, best[1], min(1024, args.max_replicas)}):  # 16, 128: the study's batches; 1,024: the criterion's
+        for compiled in (False, True):
+            rate10, bare10 = rates(model10, np.full(10, 12.011), chains, replicas, 0.004, args.seconds, device, compiled)
+            speeds[replicas, compiled] = ns_per_day(rate10 * 0.004, 1.0)
+            print(f"CG chignolin at {replicas} replicas{', compiled' if compiled else ''}: {speeds[replicas, compiled]:.0f} ns/day in total"
+                  f" (4 fs steps); sim/bare {rate10 / bare10:.2f}")
     cg10 = max(speeds.values())
     single = cgnet.CGNet.from_data(chains, dataclasses.replace(config10, members=1)).to(device)
     rate1, _ = rates(single, np.full(10, 12.011), chains, min(1024, args.max_replicas), 0.004, args.seconds, device)

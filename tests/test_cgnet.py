@@ -63,6 +63,28 @@ def test_forces_are_minus_the_energy_gradient(model, device):
         assert float(forces[frame, bead, axis]) == pytest.approx(-float(derivative.detach()), rel=1e-6, abs=1e-6)
 
 
+def test_the_compiled_force_field_equals_the_eager_one_and_falls_back_when_compilation_fails(model, monkeypatch):
+    x = torch.tensor(random_chains(6, seed=2), dtype=torch.float64)
+    energy, forces = model.energy_and_forces(x)
+    compiled_energy, compiled_forces = model.compiled_force_field()(x)
+    # float64 throughout: fused kernels only reorder sums, so agreement is at rounding level
+    assert torch.allclose(compiled_energy, energy, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(compiled_forces, forces, rtol=1e-10, atol=1e-10)
+
+    def failing(function, **options):
+        def fails(x):
+            raise RuntimeError("no compiler")
+        return fails
+
+    monkeypatch.setattr(torch, "compile", failing)
+    force_field = model.compiled_force_field()
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        assert torch.equal(force_field(x)[1], forces)
+    assert torch.equal(force_field(x)[1], forces)  # eager from then on, without a second warning
+    with pytest.raises(ValueError, match="shape"):
+        force_field(x[:, :3])  # real errors still surface
+
+
 def test_energy_is_invariant_to_rigid_motion_but_not_to_mirroring(model):
     x = random_chains(8, seed=2)
     moved = x @ rotation(2.0, [0.3, -1, 0.5]).T + np.array([1.0, -2.0, 0.5])

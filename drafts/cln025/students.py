@@ -15,7 +15,7 @@ p = argparse.ArgumentParser()
 p.add_argument('--spread', type=int, default=0); p.add_argument('--samples', type=int, default=60000)
 p.add_argument('--marginal-eta', type=int, default=0, help='label teacher samples with marginal forces from this many eta (0: joint forces)')
 p.add_argument("--scale", type=float, default=0.6); p.add_argument('--epochs', type=int, default=30)
-p.add_argument('--gt-positions', action='store_true', help='label the 20k training frames with the teacher marginal force instead of sampling'); p.add_argument('--cgnet-labels', action='store_true', help='with --gt-positions: label with the GT-trained CGnet forces'); p.add_argument('--teacher', help='a saved teacher (.pt) instead of the study\'s, for --gt-positions'); p.add_argument('--name', required=True); p.add_argument('--seed', type=int, default=0, help='seed of the labels, the spread and the training'); a = p.parse_args()
+p.add_argument('--gt-positions', action='store_true', help='label the 20k training frames with the teacher marginal force instead of sampling'); p.add_argument('--cgnet-labels', action='store_true', help='with --gt-positions: label with the GT-trained CGnet forces'); p.add_argument('--teacher', help='a saved teacher (.pt) instead of the study\'s, for --gt-positions'); p.add_argument('--name', required=True); p.add_argument('--seed', type=int, default=0, help='seed of the labels, the spread and the training'); p.add_argument('--members', type=int, default=0, help='ensemble members (0: the study config)'); a = p.parse_args()
 frames = chignolin.reference_frames(chignolin.ladder_chunks())
 study = Study(frames, f"{EXP}/cln_b8")
 teacher = AugmentedFlow.load(a.teacher) if a.teacher else study.teacher()
@@ -46,8 +46,9 @@ if a.spread:
 order = torch.randperm(len(x), generator=gen); x, f = x[order], f[order]
 label_seconds = time.perf_counter() - t0
 training = dataclasses.replace(presets.cgnet_training(a.seed), epochs=a.epochs)
-model, h = presets.force_match(study.train.positions, x, f, study.config, a.seed, progress=False, training=training)
+config = dataclasses.replace(study.config, members=a.members) if a.members else study.config
+model, h = presets.force_match(study.train.positions, x, f, config, a.seed, progress=False, training=training)
 model.save(f"{EXP}/student_{a.name}.pt")
-print(json.dumps(dict(name=a.name, seed=a.seed, spread=a.spread, scale=a.scale, samples=a.samples, marginal_eta=a.marginal_eta, ess=ess, epochs=a.epochs, n=len(x),
+print(json.dumps(dict(name=a.name, seed=a.seed, members=config.members, spread=a.spread, scale=a.scale, samples=a.samples, marginal_eta=a.marginal_eta, ess=ess, epochs=a.epochs, n=len(x),
       val=round(h.validation[h.best_epoch], 4), **pt_score(model, study, EXP, a.name), label_s=round(label_seconds),
       seconds=round(time.perf_counter() - t0))), flush=True)
