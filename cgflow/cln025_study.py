@@ -71,6 +71,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "data" / "results" / "cln025"
 #: Teacher samples and student-set points that :meth:`Study.export` ships for chapter 8.
 EXPORTED_SAMPLES = 20_000
 EXPORTED_STUDENT_SET = 10_000
+#: The files that :meth:`Study.export` writes beside ``study.json``.
+EXPORTED = ("flow_cgnet.pt", "cgnet.pt", "flow_cgnet_frames.npz", "cgnet_frames.npz", "teacher_samples.npz", "student_set.npz")
 
 
 def spread_grid() -> tuple[int, ...]:
@@ -146,7 +148,7 @@ class Study:
 
     def row(self, key: str, name: str) -> dict:
         """The recorded row ``{key: name, ...}``."""
-        return next(row for row in self.rows if row.get(key) == name)
+        return find_row(self.rows, key, name)
 
     # -- the teacher and the students -----------------------------------------------------
     def teacher(self) -> AugmentedFlow:
@@ -302,6 +304,50 @@ class Study:
         written.append(_save(self.folder / "student_set.npz", positions=student.positions[kept].numpy(),
                              forces=student.forces[kept].numpy(), is_spread=student.is_spread[kept].numpy()))
         return written
+
+
+@dataclass(frozen=True)
+class Results:
+    """What :meth:`Study.export` wrote, as chapter 8 reads it: the record's ``rows`` and
+    ``settings`` (``study.json``), the first seed's ``models`` (``"flow_cgnet"``, ``"cgnet"``)
+    and their ``frames`` (``{model: {"tempering": [walkers, frames, 10, 3], "langevin":
+    [frames, replicas, 10, 3]}}``, nm, float16), ``teacher_samples`` ``[n, 10, 3]`` (nm) and
+    the ``student_set`` (``positions`` nm, ``forces`` kJ/mol/nm, ``is_spread``)."""
+
+    rows: list[dict]
+    settings: dict
+    models: dict[str, CGNet]
+    frames: dict[str, dict[str, np.ndarray]]
+    teacher_samples: np.ndarray
+    student_set: dict[str, np.ndarray]
+
+    @classmethod
+    def load(cls, folder: Path = RESULTS) -> Results:
+        """The results in ``folder``; a clear error names the files missing and how to make them."""
+        folder = Path(folder)
+        missing = [name for name in ("study.json",) + EXPORTED if not (folder / name).exists()]
+        if missing:
+            raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}: python benchmarks/cln025_models.py makes them (hours of CPU)")
+        record = json.loads((folder / "study.json").read_text())
+        arrays = {}
+        for name in ("flow_cgnet_frames", "cgnet_frames", "teacher_samples", "student_set"):
+            with np.load(folder / f"{name}.npz") as stored:
+                arrays[name] = dict(stored)
+        return cls(record["rows"], record["settings"], {kind: CGNet.load(folder / f"{kind}.pt") for kind in ("flow_cgnet", "cgnet")},
+                   {kind: arrays[f"{kind}_frames"] for kind in ("flow_cgnet", "cgnet")}, arrays["teacher_samples"]["positions"],
+                   arrays["student_set"])
+
+    def row(self, key: str, name: str) -> dict:
+        """The recorded row ``{key: name, ...}``."""
+        return find_row(self.rows, key, name)
+
+
+def find_row(rows: list[dict], key: str, name: str) -> dict:
+    """The row of ``rows`` whose ``key`` is ``name``."""
+    found = [row for row in rows if row.get(key) == name]
+    if not found:
+        raise KeyError(f"no row with {key} = {name!r}; recorded: {sorted({str(row[key]) for row in rows if key in row})}")
+    return found[-1]
 
 
 def centred_float16(positions: np.ndarray) -> np.ndarray:

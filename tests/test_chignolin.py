@@ -1,7 +1,5 @@
 """Chignolin's observables and its CG-model study (cgflow.chignolin, cgflow.cln025_study)."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -87,7 +85,10 @@ def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):
         exact = analysis.rmsd(cached["tempering"].reshape(-1, 10, 3), study.reference)
         rounded = analysis.rmsd(shipped["tempering"].reshape(-1, 10, 3).astype(np.float64), study.reference)
         assert np.abs(exact - rounded).max() < 2e-3
-    student = cln025_study.CGNet.load(tmp_path / "flow_cgnet.pt")
+    results = cln025_study.Results.load(tmp_path)
+    assert results.row("stage", "spread") == chosen and results.frames["flow_cgnet"]["langevin"].shape == (2, 2, 10, 3)
+    assert len(results.teacher_samples) == min(cln025_study.EXPORTED_SAMPLES, len(study.teacher_sample().positions))
+    student = results.models["flow_cgnet"]
     # a new study on the same folder loads every stage: same weights, same frames, nothing rerun
     again = cln025_study.Study(frames, tmp_path, settings)
     stamps = {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").iterdir()}
@@ -95,3 +96,6 @@ def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), reloaded.state_dict().values()))
     assert np.array_equal(again.simulations(names[0], reloaded)["langevin"], study.simulations(names[0], student)["langevin"])
     assert stamps == {path: path.stat().st_mtime_ns for path in (tmp_path / "cache").iterdir()}
+    (tmp_path / "cgnet.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="lacks cgnet.pt: python benchmarks/cln025_models.py"):
+        cln025_study.Results.load(tmp_path)
