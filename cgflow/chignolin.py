@@ -30,6 +30,8 @@ FOLDED = 0.2
 FOLDED_CORE, UNFOLDED_CORE = 0.15, 0.3
 #: Where the ladders' committed chunks live.
 WORKDIR = data_dir() / "_work" / "cln025"
+#: Where the plain-MD trajectories' committed chunks live.
+MD_WORKDIR = data_dir() / "_work" / "cln025_md"
 
 
 def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
@@ -56,6 +58,20 @@ def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
             "accepted": sum(c["exchange_accepted"] for c in chunks),
         })
     return ladders
+
+
+def plain_md(workdir: Path = MD_WORKDIR) -> list[np.ndarray]:
+    """The committed plain all-atom trajectories at 340 K (``python -m cgflow.datagen
+    cln025_md``), each its C-alpha positions ``[frames, 10, 3]`` (nm) in time order, a frame
+    every ``CLN025_MD.save_interval`` ps: a continuous dynamics, for TICA."""
+    from .datagen import CLN025_MD, chunk_path, completed_chunks
+
+    paths = []
+    for trajectory in range(CLN025_MD.n_trajectories):
+        chunks = [np.load(chunk_path(workdir, trajectory, c))["positions"] for c in range(completed_chunks(CLN025_MD, workdir, trajectory))]
+        if chunks:
+            paths.append(np.concatenate(chunks))
+    return paths
 
 
 @functools.cache

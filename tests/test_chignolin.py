@@ -61,6 +61,21 @@ def test_reference_frames_hold_both_ladders_at_340_K(frames):
     assert analysis.rmsd(reference[None], chignolin.built_hairpin())[0] < chignolin.FOLDED
 
 
+def test_plain_md_is_each_trajectorys_chunks_in_time_order(tmp_path):
+    from cgflow.datagen import CLN025_MD, chunk_path
+
+    rng = np.random.default_rng(0)
+    written = {(t, c): rng.normal(size=(5, 10, 3)).astype(np.float32) for t, c in [(0, 0), (0, 1), (0, 3), (1, 0)]}
+    for (t, c), positions in written.items():
+        chunk_path(tmp_path, t, c).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(chunk_path(tmp_path, t, c), positions=positions)
+    paths = chignolin.plain_md(tmp_path)
+    # trajectory 0 stops at its first gap (chunk 2 is missing): chunks 0 and 1 only
+    assert CLN025_MD.n_trajectories == 2 and len(paths) == 2
+    assert np.array_equal(paths[0], np.concatenate([written[0, 0], written[0, 1]])) and np.array_equal(paths[1], written[1, 0])
+    assert chignolin.plain_md(tmp_path / "nothing") == []
+
+
 def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):
     settings = cln025_study.Settings.fast()
     study = cln025_study.Study(frames, tmp_path, settings)

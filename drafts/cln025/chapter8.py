@@ -1,0 +1,279 @@
+"""Builds the draft of chapter 8 (/tmp/08_chignolin.ipynb) from the cells below (issue #20).
+
+The chapter reads the study's shipped results (cln025_study.Results) and the chignolin data;
+its prose is written once the study has run on the complete data (#14), so the markdown here
+is the skeleton and the code is what the chapter will run.
+
+    .venv/bin/python drafts/cln025/chapter8.py   # writes /tmp/08_chignolin.ipynb
+"""
+from pathlib import Path
+
+import nbformat
+
+OUT = Path("/tmp/08_chignolin.ipynb")
+CELLS = []
+
+
+def md(text, tags=()):
+    CELLS.append(nbformat.v4.new_markdown_cell(text.strip("\n"), metadata={"tags": list(tags)} if tags else {}))
+
+
+def code(text, tags=()):
+    CELLS.append(nbformat.v4.new_code_cell(text.strip("\n"), metadata={"tags": list(tags)} if tags else {}))
+
+
+md("""
+# 8. Chignolin: flow-matching a fast-folding protein
+
+Alanine dipeptide has two torsions. Chignolin (CLN025, sequence YYDPETGTWY) has ten residues
+that fold into a beta hairpin in microseconds: one bead per residue gives a chain of ten
+C-alpha beads with seven torsions, a folded state, and states that are not. This chapter
+repeats the paper's protein experiment ({footcite:t}`kohler2023flowmatching`, Fig. 4) on the
+book's own all-atom data: a teacher flow on the C-alpha chain, a Flow-CGnet and a
+force-matching CGnet, compared on the free energy of the distance to the folded structure, on
+slow coordinates from continuous dynamics (TICA), on native contacts, and on folding and
+unfolding in plain Langevin dynamics.
+""")
+
+md("""
+:::{admonition} Learning goals
+:class: important
+After this chapter you can
+- explain why a fast-folding protein is a harder test of a CG model than a dipeptide, and what its all-atom sampling costs;
+- read a folding free energy along C-alpha RMSD and along TICA components, and say what each shows and hides;
+- calibrate the Flow-CGnet's training set on a new system without looking at the ground truth;
+- compare CG models by folded fraction (with errors over seeds), native contacts by segment, and folding events in plain dynamics.
+:::
+""")
+
+md("""
+**Prerequisites.** Chapters 3 to 6.
+
+**Time.** Reading: about 40 minutes. Running: about {glue:text}`chapter_minutes` minutes on a
+2-core laptop CPU in the teaching settings (a short student is trained live); about a minute in
+fast mode.
+
+:::{dropdown} Running this notebook
+Open it in JupyterLab with `make lab` and run the cells from the top. `CGFLOW_FAST=1 make lab`
+makes every long computation small. The teacher, the students and their simulations are read
+from `data/results/cln025/`, which `python benchmarks/cln025_models.py` recomputes (several
+hours of CPU; it resumes where it stopped).
+:::
+""")
+
+code("""
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+from myst_nb import glue
+
+import cgflow
+from cgflow import analysis, chignolin, cln025_study, viz
+
+cgflow.seed_everything(2023)
+viz.use_style()
+chapter_start = time.perf_counter()
+ladders = chignolin.ladder_chunks()                   # the two replica-exchange ladders
+dataset = chignolin.reference_frames(ladders)         # their 340 K frames (nm, kJ/mol/nm)
+reference = chignolin.folded_reference(dataset.positions)
+results = cln025_study.Results.load()                 # the shipped study
+temperature = dataset.temperature
+print(f"{len(dataset):,} all-atom frames at {temperature:.0f} K from {len(ladders)} ladders")
+""")
+
+md("""
+## The system and what its data cost
+
+The all-atom data come from two temperature replica-exchange ladders (six rungs from 340 K to
+480 K, AMBER ff99SB-ILDN with OBC implicit solvent, chapter 3's recipe with 4 fs steps and
+heavy hydrogens). Plain dynamics at 340 K would cross between folded and unfolded states too
+rarely; the hot rungs carry the chain over the barriers and the exchanges bring it back.
+""")
+
+code("""
+# NBVAL_CHECK_OUTPUT
+from cgflow.datagen import CLN025
+per_replica_ns = min(ladder["chunks"] for ladder in ladders) * CLN025.chunk_length / 1000
+rungs = 1 + len(CLN025.exchange_temperatures)
+simulated_ns = per_replica_ns * rungs * len(ladders)
+print(f"{per_replica_ns:.0f} ns per replica x {rungs} rungs x {len(ladders)} ladders = {simulated_ns:.0f} ns of all-atom dynamics")
+""")
+
+code("""
+allatom_speed = chignolin._recipe_runner().speed(picoseconds=cgflow.pick(20.0, 2.0))   # ns/day, one core
+core_hours = simulated_ns / allatom_speed * 24
+print(f"all-atom speed here: {allatom_speed:.0f} ns/day on one core: the ladders cost about {core_hours:.0f} core-hours")
+glue("allatom_speed", float(round(allatom_speed, -1)), display=False)
+glue("core_hours", float(round(core_hours)), display=False)
+""")
+
+md("""
+## The ground truth's landscape
+
+The folded structure is defined from the data: the medoid of the frames near the hairpin that
+the recipe builds (`chignolin.folded_reference`). The C-alpha RMSD from it, $d$, is the
+coordinate of the paper's Fig. 4: a frame is folded when $d < 0.2$ nm.
+""")
+
+code("""
+# NBVAL_CHECK_OUTPUT
+truth_distance = analysis.rmsd(dataset.positions, reference)
+truth_folded = chignolin.folded_fraction(truth_distance, n_blocks=10)
+truth_minima = cln025_study.rmsd_minima(truth_distance)
+print(f"ground truth: folded {truth_folded.value:.2f} ± {truth_folded.error:.2f}; RMSD free-energy minima at {truth_minima} nm")
+glue("truth_folded", float(round(truth_folded.value, 2)), display=False)
+""")
+
+md("""
+## Slow coordinates from continuous dynamics
+
+TICA finds the linear combinations of features that decorrelate most slowly
+({footcite:t}`perez2013tica`). It needs a time series: replica-exchange frames at 340 K are
+not one (each comes from whichever replica sits at the cold rung). The data therefore include
+plain all-atom dynamics at 340 K, on which TICA is fitted; every ensemble is then projected
+onto the same two components.
+""")
+
+code("""
+md_paths = chignolin.plain_md()                                   # [frames, 10, 3] per trajectory, every 2 ps
+features = [analysis.pairwise_distance_features(path, min_separation=3) for path in md_paths]
+lag_frames = 250                                                  # 0.5 ns
+tica = analysis.fit_tica(features, lagtime=lag_frames)
+print(f"{len(md_paths)} plain trajectories, {sum(map(len, md_paths)) * 0.002:.0f} ns; slowest TICA time scales:",
+      np.round(tica.timescales(lag_frames)[:2] * 0.002, 1), "ns")
+""")
+
+code("""
+fig, ax = plt.subplots(figsize=(8, 2.6))
+for index, path in enumerate(md_paths):
+    ax.plot(np.arange(len(path)) * 0.002, analysis.rmsd(path, reference), lw=0.5, label=f"trajectory {index}")
+ax.axhline(chignolin.FOLDED, color="k", ls="--", lw=0.8)
+ax.set_xlabel("time (ns)")
+ax.set_ylabel("C-alpha RMSD (nm)")
+ax.legend()
+plt.show()
+""", tags=("hide-input",))
+
+md("""
+## The teacher and a training set calibrated without the ground truth
+""")
+
+code("""
+# NBVAL_CHECK_OUTPUT
+spread = results.row("stage", "spread")
+print(f"teacher's samples: folded {spread['teacher_folded']:.2f}")
+for n_spread, folded in spread["candidates_folded"].items():
+    print(f"  student with {int(n_spread):>6,} spread points: folded {folded:.2f}")
+print(f"chosen: {spread['spread_points']:,} spread points")
+glue("spread_points", f"{spread['spread_points']:,}", display=False)
+""")
+
+md("""
+## The comparison
+""")
+
+code("""
+def flat(frames):
+    return frames.reshape(-1, 10, 3).astype(np.float32)
+
+ensembles = {
+    "ground truth": dataset.positions,
+    "flow": results.teacher_samples.astype(np.float32),
+    "Flow-CGnet": flat(results.frames["flow_cgnet"]["tempering"]),
+    "CGnet": flat(results.frames["cgnet"]["tempering"]),
+}
+distances = {name: analysis.rmsd(positions, reference) for name, positions in ensembles.items()}
+fig, ax = plt.subplots(figsize=(5.5, 3.6))
+viz.free_energy_1d(distances, temperature, ax=ax, bins=50, range=[(0.0, 1.0)], unit="kT", xlabel="C-alpha RMSD from the folded structure (nm)")
+ax.axvline(chignolin.FOLDED, color="k", ls=":", lw=0.8)
+plt.show()
+""", tags=("hide-input",))
+
+code("""
+# NBVAL_CHECK_OUTPUT
+seeds = results.settings["seeds"]
+names = {"Flow-CGnet": lambda seed: cln025_study.flow_cgnet_name(spread["spread_points"], seed), "CGnet": cln025_study.cgnet_name}
+folded = {kind: np.array([results.row("model", name(seed))["folded"] for seed in seeds]) for kind, name in names.items()}
+for kind, values in folded.items():
+    print(f"{kind:>10}: folded {values.mean():.2f} (seeds {', '.join(f'{v:.2f}' for v in values)}); ground truth {truth_folded.value:.2f}")
+""")
+
+code("""
+projected = {name: tica.transform(analysis.pairwise_distance_features(positions, min_separation=3)) for name, positions in ensembles.items()}
+low, high = np.percentile(projected["ground truth"], [0.5, 99.5], axis=0)
+viz.comparison_panels(projected, temperature, reference="ground truth", range=[(low[0], high[0]), (low[1], high[1])], labels=("TIC 1", "TIC 2"))
+plt.show()
+""", tags=("hide-input",))
+
+code("""
+contacts = analysis.NativeContacts.from_reference(reference)
+groups = contacts.groups_by_separation([3, 6, 10])           # near the turn | between the strands' ends
+fig, ax = plt.subplots(figsize=(5.5, 3.4))
+width = 0.2
+for offset, (name, positions) in enumerate(ensembles.items()):
+    q = contacts.q(positions, groups).mean(axis=0)
+    ax.bar(np.arange(len(q)) + (offset - 1.5) * width, q, width, label=name, color=viz.COLORS.get(name))
+ax.set_xticks(range(2), ["contacts 3-5 apart (turn)", "contacts 6-9 apart (termini)"])
+ax.set_ylabel("mean fraction of native contacts Q")
+ax.legend()
+plt.show()
+""", tags=("hide-input",))
+
+md("""
+## Folding and unfolding in plain Langevin dynamics
+""")
+
+code("""
+# NBVAL_CHECK_OUTPUT
+row = results.row("model", cln025_study.flow_cgnet_name(spread["spread_points"], seeds[0]))
+print(f"Flow-CGnet, {row['langevin_ns']} ns of plain Langevin dynamics at {temperature:.0f} K:"
+      f" {row['folding_events']} folding and {row['unfolding_events']} unfolding events")
+paths = results.frames["flow_cgnet"]["langevin"].astype(np.float32)      # [frames, replicas, 10, 3], every ps
+fig, ax = plt.subplots(figsize=(8, 2.6))
+for replica in range(min(3, paths.shape[1])):
+    ax.plot(np.arange(len(paths)) / 1000, analysis.rmsd(paths[:, replica], reference), lw=0.6, label=f"replica {replica}")
+ax.axhline(chignolin.FOLDED, color="k", ls="--", lw=0.8)
+ax.set_xlabel("CG time (ns)")
+ax.set_ylabel("C-alpha RMSD (nm)")
+ax.legend()
+plt.show()
+""")
+
+md("""
+## A student, live
+""")
+
+code("""
+from cgflow import presets
+import dataclasses
+student_set = results.student_set
+config = dataclasses.replace(results.models["flow_cgnet"].config, members=cgflow.pick(2, 1))
+training = dataclasses.replace(presets.cgnet_training(3), epochs=cgflow.pick(8, 1))
+live, history = presets.force_match(dataset.positions[:: max(1, len(dataset) // 20_000)], student_set["positions"], student_set["forces"],
+                                    config, seed=3, training=training)
+run = presets.cold_frames(live.energy_and_forces, dataset.masses, dataset.positions, seed=3, n_steps=cgflow.pick(10_000, 1_000),
+                          temperature_range=cln025_study.TEMPERING_RANGE)
+live_distance = analysis.rmsd(run.flat(), reference)
+print(f"live student: folded {np.mean(live_distance < chignolin.FOLDED):.2f}")
+""")
+
+code("""
+glue("chapter_minutes", float(round((time.perf_counter() - chapter_start) / 60, 1)), display=False)
+""", tags=("remove-cell",))
+
+md("""
+## Summary
+
+(written once the study has run on the complete data)
+
+## References
+
+```{footbibliography}
+```
+""")
+
+notebook = nbformat.v4.new_notebook(cells=CELLS, metadata={"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+                                                          "language_info": {"name": "python"}})
+nbformat.write(notebook, OUT)
+print(f"wrote {OUT}")
