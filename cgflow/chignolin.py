@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import mdtraj
 import numpy as np
 
 from . import analysis
@@ -36,7 +37,8 @@ MD_WORKDIR = data_dir() / "_work" / "cln025_md"
 
 def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
     """Every ladder's committed chunks, concatenated in time: ``chunks`` (their number),
-    ``positions`` and ``forces`` at 340 K (nm, kJ/mol/nm, one frame per ps), ``walkers`` (which
+    ``positions`` and ``forces`` at 340 K (nm, kJ/mol/nm, one frame per ps),
+    ``allatom_positions`` at 340 K (nm, one frame per 10 ps), ``walkers`` (which
     walker sits at each rung per frame), ``rung_positions`` (every rung every 5 ps, nm), and
     the exchange ``attempts`` and ``accepted`` per neighbour pair."""
     from .datagen import CLN025, chunk_path, completed_chunks
@@ -51,6 +53,7 @@ def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
             "chunks": len(chunks),
             "positions": np.concatenate([c["positions"] for c in chunks]),
             "forces": np.concatenate([c["forces"] for c in chunks]),
+            "allatom_positions": np.concatenate([c["allatom_positions"] for c in chunks]),
             "walkers": np.concatenate([c["walkers"] for c in chunks]),
             "record_walkers": np.concatenate([c["walkers"][::stride] for c in chunks]),
             "rung_positions": np.concatenate([c["rung_positions"] for c in chunks]),
@@ -100,6 +103,14 @@ def reference_frames(ladders: list[dict[str, np.ndarray]]) -> CGDataset:
         name="cln025",
         source=str(WORKDIR),
     )
+
+
+def allatom_frames(ladders: list[dict[str, np.ndarray]]) -> mdtraj.Trajectory:
+    """The all-atom frames at 340 K of ``ladders`` (:func:`ladder_chunks`), one every 10 ps,
+    ladder after ladder, with the recipe's topology (nm): for 3D views of the states."""
+    if not ladders:
+        raise ValueError("no ladder has a committed chunk")
+    return mdtraj.Trajectory(np.concatenate([ladder["allatom_positions"] for ladder in ladders]), _recipe_runner().md_topology)
 
 
 def built_hairpin() -> np.ndarray:

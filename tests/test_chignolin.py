@@ -61,6 +61,18 @@ def test_reference_frames_hold_both_ladders_at_340_K(frames):
     assert analysis.rmsd(reference[None], chignolin.built_hairpin())[0] < chignolin.FOLDED
 
 
+def test_allatom_frames_are_the_cg_frames_every_10_ps():
+    pytest.importorskip("openmm")
+    ladders = [{key: ladder[key][: 10 * 30] if key == "positions" else ladder[key][:30] for key in ("positions", "allatom_positions")}
+               for ladder in chignolin.ladder_chunks()]
+    if not ladders:
+        pytest.skip("no committed chignolin chunks")
+    allatom = chignolin.allatom_frames(ladders)
+    assert allatom.n_atoms == 166 and allatom.n_frames == 30 * len(ladders)
+    beads = allatom.atom_slice(allatom.topology.select("name CA")).xyz
+    assert np.array_equal(beads, np.concatenate([ladder["positions"][::10] for ladder in ladders]))
+
+
 def test_plain_md_is_each_trajectorys_chunks_in_time_order(tmp_path):
     from cgflow.datagen import CLN025_MD, chunk_path
 

@@ -125,6 +125,17 @@ print(f"ground truth: folded {truth_folded.value:.2f} ± {truth_folded.error:.2f
 glue("truth_folded", float(round(truth_folded.value, 2)), display=False)
 """)
 
+code("""
+allatom = chignolin.allatom_frames(ladders)                        # 340 K, every 10 ps
+beads = allatom.atom_slice(allatom.topology.select("name CA"))
+bead_distance = analysis.rmsd(beads.xyz, reference)
+states = dict(zip(["folded", "compact, non-native"], truth_minima))
+shown = {state: int(np.argmin(np.abs(bead_distance - d))) for state, d in states.items()}
+for state, frame in shown.items():
+    print(f"{state}: frame {frame}, {bead_distance[frame]:.2f} nm from the folded structure")
+    display(viz.show(beads[frame], allatom[frame]))
+""")
+
 md("""
 ## Slow coordinates from continuous dynamics
 
