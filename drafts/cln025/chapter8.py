@@ -85,10 +85,22 @@ print(f"{len(dataset):,} all-atom frames at {temperature:.0f} K from {len(ladder
 md("""
 ## The system and what its data cost
 
-The all-atom data come from two temperature replica-exchange ladders (six rungs from 340 K to
-480 K, AMBER ff99SB-ILDN with OBC implicit solvent, chapter 3's recipe with 4 fs steps and
-heavy hydrogens). Plain dynamics at 340 K would cross between folded and unfolded states too
-rarely; the hot rungs carry the chain over the barriers and the exchanges bring it back.
+CLN025 is a ten-residue variant of chignolin designed to fold fast and stably
+({footcite:t}`honda2008cln025`): a beta hairpin whose two short strands (Y1-D3 and T8-Y10)
+are joined by a turn (P4-T7) and held together by cross-strand hydrogen bonds and by the
+packing of Y2 against W9. In explicit solvent at 340 K it folds in about 0.6 microseconds
+({footcite:t}`lindorfflarsen2011fastfolding`). For a CG model that is a harder test than
+alanine dipeptide in three ways: seven coupled torsions instead of two, a free energy with a
+collective coordinate (the strands must find each other) that no single torsion describes,
+and states whose balance depends on weak, many-body interactions that a C-alpha chain no
+longer sees explicitly.
+
+The book's all-atom data (chapter 3's pipeline, `python -m cgflow.datagen cln025`) use AMBER
+ff99SB-ILDN ({footcite:t}`lindorfflarsen2010ildn`) with OBC implicit solvent
+({footcite:t}`onufriev2004obc`), 4 fs steps with heavy hydrogens, and two independent
+temperature replica-exchange ladders ({footcite:t}`sugita1999remd`) of six rungs from 340 K
+to 480 K: plain dynamics at 340 K crosses between states too rarely, so the hot rungs carry
+the chain over the barriers and the exchanges bring it back. What that costs:
 """)
 
 code("""
@@ -111,9 +123,13 @@ glue("core_hours", float(round(core_hours)), display=False)
 md("""
 ## The ground truth's landscape
 
-The folded structure is defined from the data: the medoid of the frames near the hairpin that
-the recipe builds (`chignolin.folded_reference`). The C-alpha RMSD from it, $d$, is the
-coordinate of the paper's Fig. 4: a frame is folded when $d < 0.2$ nm.
+No experimental structure is at hand offline, so the folded structure is defined from the
+data: the medoid of the 340 K frames near the hairpin that the recipe builds
+(`chignolin.folded_reference`). The C-alpha RMSD from it, $d$ (after optimal superposition),
+is the coordinate of the paper's Fig. 4; a frame counts as folded when $d < 0.2$ nm. The
+folded fraction's error comes from ten contiguous blocks of the frames: the ladders' 340 K
+frames are correlated over nanoseconds, so the blocks, not the frames, are the independent
+pieces of evidence.
 """)
 
 code("""
@@ -123,6 +139,7 @@ truth_folded = chignolin.folded_fraction(truth_distance, n_blocks=10)
 truth_minima = cln025_study.rmsd_minima(truth_distance)
 print(f"ground truth: folded {truth_folded.value:.2f} ± {truth_folded.error:.2f}; RMSD free-energy minima at {truth_minima} nm")
 glue("truth_folded", float(round(truth_folded.value, 2)), display=False)
+glue("truth_second_minimum", float(truth_minima[1]), display=False)
 """)
 
 code("""
@@ -137,13 +154,26 @@ for state, frame in shown.items():
 """)
 
 md("""
+The landscape has two basins. The folded one is the hairpin. The second, at about
+{glue:text}`truth_second_minimum` nm, is not an extended chain: its radius of gyration is
+between the folded and the unfolded one, the turn (torsions around D3-G7) keeps its folded
+shape, and the strands have come apart, Y1-Y2 far from W9-Y10. Frames beyond 0.4 nm, the
+extended chains, are rare at 340 K in this force field. The two views below are frames of the
+data nearest to each minimum, with the all-atom structure behind the beads.
+""")
+
+md("""
 ## Slow coordinates from continuous dynamics
 
-TICA finds the linear combinations of features that decorrelate most slowly
-({footcite:t}`perez2013tica`). It needs a time series: replica-exchange frames at 340 K are
-not one (each comes from whichever replica sits at the cold rung). The data therefore include
-plain all-atom dynamics at 340 K, on which TICA is fitted; every ensemble is then projected
-onto the same two components.
+RMSD from one structure is a coordinate chosen by hand: it lumps together everything that is
+not folded. TICA ({footcite:t}`perezhernandez2013tica`; deeptime,
+{footcite:t}`hoffmann2022deeptime`) finds instead the linear combinations of features (here
+the C-alpha distances of residues at least three apart) whose autocorrelation at a lag time
+$\\tau$ decays most slowly: the directions of the slowest processes. It needs a time
+series, and replica-exchange frames at 340 K are not one (each comes from whichever replica
+sits at the cold rung). The data therefore include plain all-atom dynamics at 340 K
+(`python -m cgflow.datagen cln025_md`), on which TICA is fitted; every ensemble, all-atom or
+CG, is then projected onto the same two components, as in the paper.
 """)
 
 code("""
