@@ -52,6 +52,28 @@ def frames():
     return chignolin.reference_frames(ladders).subsample(1_500)
 
 
+@pytest.fixture(scope="module")
+def all_frames():
+    pytest.importorskip("openmm")
+    ladders = chignolin.ladder_chunks()
+    if not ladders:
+        pytest.skip("no committed chignolin chunks")
+    return chignolin.reference_frames(ladders)
+
+
+@pytest.mark.parametrize("pair", [(i, i + 1) for i in range(9)] + [(0, 9), (1, 8), (2, 7)])
+def test_aggregated_forces_satisfy_the_mean_force_identity(all_frames, pair):
+    """E[(f_j - f_i) . u] = -4 kT E[1/r] for every C-alpha pair (chapter 3): the aggregated force
+    map (each C-alpha with its constrained hydrogen) gives mean forces. Block errors are about
+    6 kJ/mol/nm on a mean of about 30, so a sign error or a missing constraint force fails."""
+    from cgflow import cgmap
+
+    mean, error = cgmap.bond_force_residual(all_frames.positions, all_frames.forces, *pair, all_frames.temperature)
+    assert abs(mean) < 3.5 * error, (mean, error)
+    flipped, _ = cgmap.bond_force_residual(all_frames.positions, -all_frames.forces, *pair, all_frames.temperature)
+    assert abs(flipped) > 3.5 * error  # the check has the power to fail
+
+
 def test_reference_frames_hold_both_ladders_at_340_K(frames):
     assert frames.n_beads == 10 and frames.temperature == 340.0 and frames.forces.shape == frames.positions.shape
     assert np.isfinite(frames.positions).all() and np.allclose(frames.masses, 12.011, atol=0.01)
