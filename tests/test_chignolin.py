@@ -44,21 +44,17 @@ def test_rmsd_minima_finds_the_basins_and_ignores_noise():
 
 
 @pytest.fixture(scope="module")
-def frames():
-    pytest.importorskip("openmm")
-    ladders = chignolin.ladder_chunks()
-    if not ladders:
-        pytest.skip("no committed chignolin chunks")
-    return chignolin.reference_frames(ladders).subsample(1_500)
-
-
-@pytest.fixture(scope="module")
 def all_frames():
     pytest.importorskip("openmm")
     ladders = chignolin.ladder_chunks()
     if not ladders:
         pytest.skip("no committed chignolin chunks")
     return chignolin.reference_frames(ladders)
+
+
+@pytest.fixture(scope="module")
+def frames(all_frames):
+    return all_frames.subsample(1_500)
 
 
 @pytest.mark.parametrize("pair", [(i, i + 1) for i in range(9)] + [(0, 9), (1, 8), (2, 7)])
