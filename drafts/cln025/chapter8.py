@@ -77,6 +77,9 @@ chapter_start = time.perf_counter()
 ladders = chignolin.ladder_chunks()                   # the two replica-exchange ladders
 dataset = chignolin.reference_frames(ladders)         # their 340 K frames (nm, kJ/mol/nm)
 reference = chignolin.folded_reference(dataset.positions)
+retrain = False                                       # True: rerun the study (hours of CPU; it resumes from data/results/cln025/cache)
+if retrain:
+    cln025_study.Study(dataset).export()
 results = cln025_study.Results.load()                 # the shipped study
 temperature = dataset.temperature
 print(f"{len(dataset):,} all-atom frames at {temperature:.0f} K from {len(ladders)} ladders")
