@@ -48,7 +48,7 @@ import torch
 
 from . import analysis, chignolin, presets
 from .cgnet import CGNet
-from .data import CGDataset, evenly_spaced
+from .data import CGDataset, centred_float16, evenly_spaced
 from .flows import AugmentedFlow, FlowSample
 from .runtime import fast_mode, pick, seed_everything
 from .simulate import LangevinSimulation
@@ -348,13 +348,6 @@ def find_row(rows: list[dict], key: str, name: str) -> dict:
     if not found:
         raise KeyError(f"no row with {key} = {name!r}; recorded: {sorted({str(row[key]) for row in rows if key in row})}")
     return found[-1]
-
-
-def centred_float16(positions: np.ndarray) -> np.ndarray:
-    """``positions`` ``[..., beads, 3]`` (nm) with each frame's centroid moved to the origin,
-    as float16: within 2 nm of the origin its spacing is at most 0.001 nm."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return (positions - positions.mean(axis=-2, keepdims=True)).astype(np.float16)
 
 
 def _save(path: Path, **arrays) -> Path:

@@ -34,18 +34,28 @@ FORCE_UNITS = {
 
 #: Shipped datasets: the CG arrays and the bead topology, paths inside the data folder.
 DATASETS = {
-    "ala2": {
-        "arrays": "ala2/ala2_cg.npz",
-        "topology": "ala2/ala2_cg.pdb",
-        "allatom_trajectory": "ala2/ala2_allatom.dcd",
-        "allatom_topology": "ala2/ala2_allatom.pdb",
-    },
+    name: {
+        "arrays": f"{name}/{name}_cg.npz",
+        "topology": f"{name}/{name}_cg.pdb",
+        "allatom_trajectory": f"{name}/{name}_allatom.dcd",
+        "allatom_topology": f"{name}/{name}_allatom.pdb",
+        **({"ladders": f"{name}/{name}_ladders.npz"} if name in ("ala2", "cln025") else {}),  # replica exchange
+    }
+    for name in ("ala2", "cln025", "cln025_md")
 }
 
 
 def data_dir() -> Path:
     """The folder with the shipped data: ``$CGFLOW_DATA`` if set, else ``data/`` of the repository."""
     return Path(os.environ.get("CGFLOW_DATA", Path(__file__).resolve().parent.parent / "data"))
+
+
+def centred_float16(positions: np.ndarray) -> np.ndarray:
+    """``positions`` ``[..., beads, 3]`` (nm) with each frame's centroid moved to the origin,
+    as float16, for shipping frames that are only looked at (free energies, pictures): within
+    2 nm of the origin float16's spacing is at most 0.001 nm."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return (positions - positions.mean(axis=-2, keepdims=True)).astype(np.float16)
 
 
 def evenly_spaced(total: int, n: int) -> np.ndarray:
@@ -226,6 +236,25 @@ def load_allatom(name: str, directory: Path | None = None) -> mdtraj.Trajectory:
     trajectory = verify_file(directory, name, files["allatom_trajectory"])
     with silent_c_stdout():  # mdtraj's DCD reader prints plugin banners from C
         return mdtraj.load(str(trajectory), top=str(topology))
+
+
+def load_ladders(name: str, directory: Path | None = None) -> list[dict[str, np.ndarray]]:
+    """The replica-exchange records of a dataset, one dict per ladder (after verifying their
+    checksums): ``walkers`` ``[frames, rungs]`` (which walker sits at each rung at every saved
+    frame, before the dataset's frame stride), ``rung_positions`` ``[records, rungs, beads, 3]``
+    (nm, float16, centred), ``record_walkers`` ``[records, rungs]``, the exchange ``attempts``
+    and ``accepted`` ``[chunks, pairs]``, and ``temperatures`` (K) and ``intervals`` (ps)."""
+    directory, files = _dataset_files(name, directory)
+    if "ladders" not in files:
+        raise KeyError(f"dataset {name!r} has no replica-exchange records")
+    with np.load(verify_file(directory, name, files["ladders"])) as stored:
+        arrays = dict(stored)
+    walkers = np.split(arrays["walkers"], np.cumsum(arrays["walker_lengths"])[:-1])
+    positions = np.split(arrays["rung_positions"], np.cumsum(arrays["record_lengths"])[:-1])
+    record_walkers = np.split(arrays["record_walkers"], np.cumsum(arrays["record_lengths"])[:-1])
+    shared = {"temperatures": arrays["temperatures"], "intervals": json.loads(str(arrays["intervals"]))}
+    return [{"walkers": w, "rung_positions": p, "record_walkers": r, "attempts": a, "accepted": c, **shared}
+            for w, p, r, a, c in zip(walkers, positions, record_walkers, arrays["attempts"], arrays["accepted"])]
 
 
 @contextlib.contextmanager

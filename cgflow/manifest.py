@@ -49,7 +49,8 @@ def verify_file(data_dir: Path, dataset: str, relative: str) -> Path:
     data_dir = Path(data_dir)
     entry = read_manifest(data_dir).get(dataset, {}).get("files", {}).get(relative)
     if entry is None:
-        raise FileNotFoundError(f"{relative} is not listed for dataset {dataset!r} in {data_dir / MANIFEST_NAME}")
+        raise FileNotFoundError(f"{relative} is not listed for dataset {dataset!r} in {data_dir / MANIFEST_NAME}; a dataset"
+                                f" is listed once generated: `python -m cgflow.datagen {dataset}` (resumes from data/_work)")
     path = data_dir / relative
     if not path.exists():
         raise FileNotFoundError(f"data file {path} is missing; regenerate it with `python -m cgflow.datagen {dataset}`")

@@ -45,7 +45,7 @@ def test_assembled_dataset_loads_with_units_and_boundaries(generated):
     # The first all-atom frame is the first CG frame: bead atoms C(ACE), N, CA, C, N(NME).
     np.testing.assert_allclose(allatom.xyz[0, [4, 6, 8, 10, 16]], dataset.positions[0], atol=1e-5)
     entry = manifest.read_manifest(data_dir)["ala2"]
-    assert set(entry["files"]) == {"ala2/ala2_cg.npz", "ala2/ala2_cg.pdb", "ala2/ala2_allatom.pdb", "ala2/ala2_allatom.dcd"}
+    assert set(entry["files"]) == {"ala2/ala2_cg.npz", "ala2/ala2_cg.pdb", "ala2/ala2_allatom.pdb", "ala2/ala2_allatom.dcd", "ala2/ala2_ladders.npz"}
     provenance = entry["provenance"]
     assert provenance["frames"] == 40 and provenance["time_step_ps"] == 0.002
     assert provenance["force_field"] == ["amber99sbildn.xml", "amber99_obc.xml"]
@@ -84,6 +84,30 @@ def test_rung_records_hold_every_rung_and_the_cold_one_is_the_saved_frame(tmp_pa
     np.testing.assert_array_equal(chunk["rung_positions"][:, 0], chunk["positions"][::2])
     np.testing.assert_allclose(chunk["rung_energies"][:, 0], chunk["potential_energy"][::2], rtol=1e-6)
     assert chunk["rung_energies"][:, -1].mean() > chunk["rung_energies"][:, 0].mean()  # 550 K above 300 K
+
+
+def test_the_dataset_ships_strided_frames_and_the_ladders_records(tmp_path):
+    recipe = dataclasses.replace(TINY, n_trajectories=1, trajectory_length=2.0, rung_record_interval=0.4,
+                                 shipped_frame_stride=2, shipped_allatom_stride=2)
+    datagen.generate(recipe, tmp_path / "work", tmp_path / "data", processes=1)
+    chunk = np.load(datagen.chunk_path(tmp_path / "work", 0, 0))
+    dataset = data.load("ala2", directory=tmp_path / "data")
+    np.testing.assert_array_equal(dataset.positions, chunk["positions"][::2])
+    np.testing.assert_array_equal(dataset.forces, chunk["forces"][::2])
+    assert dataset.time_step == pytest.approx(0.4) and dataset.trajectory_lengths.tolist() == [5]
+    allatom = data.load_allatom("ala2", directory=tmp_path / "data")
+    np.testing.assert_allclose(allatom.xyz, chunk["allatom_positions"][::2], atol=1e-6)  # DCD stores float32
+    (ladder,) = data.load_ladders("ala2", directory=tmp_path / "data")
+    np.testing.assert_array_equal(ladder["walkers"], chunk["walkers"])  # every saved frame: round trips need them all
+    np.testing.assert_array_equal(ladder["record_walkers"], chunk["walkers"][::2])
+    assert ladder["attempts"].tolist() == [chunk["exchange_attempts"].tolist()] and ladder["temperatures"][0] == 300.0
+    # float16 records, centred: each rung's configuration to 0.001 nm
+    exact = chunk["rung_positions"] - chunk["rung_positions"].mean(axis=-2, keepdims=True)
+    assert ladder["rung_positions"].dtype == np.float16 and np.abs(ladder["rung_positions"] - exact).max() < 1e-3
+    provenance = manifest.read_manifest(tmp_path / "data")["ala2"]["provenance"]
+    assert provenance["stride_ps"] == pytest.approx(0.4) and provenance["allatom_stride_ps"] == pytest.approx(2.0)
+    with pytest.raises(KeyError, match="no replica-exchange records"):
+        data.load_ladders("cln025_md", directory=tmp_path / "data")
 
 
 def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_one(generated, tmp_path):

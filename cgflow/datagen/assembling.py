@@ -16,6 +16,7 @@ import openmm
 
 from .._version import __version__
 from ..cgmap import cg_topology
+from ..data import centred_float16
 from ..manifest import update_manifest
 from .exchange import round_trips
 from .recipes import Recipe
@@ -34,34 +35,34 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     runner = RecipeRunner(recipe)
     out = data_dir / recipe.name
     out.mkdir(parents=True, exist_ok=True)
+    chunks_of = [[np.load(chunk_path(workdir, t, c)) for c in range(recipe.chunks_per_trajectory)] for t in range(recipe.n_trajectories)]
     per_trajectory = []
-    for t in range(recipe.n_trajectories):
-        chunks = [np.load(chunk_path(workdir, t, c)) for c in range(recipe.chunks_per_trajectory)]
+    for chunks in chunks_of:
         arrays = {key: np.concatenate([c[key] for c in chunks]) for key in ("positions", "forces", "allatom_positions", "walkers")}
         arrays.update({key: np.stack([c[key] for c in chunks]) for key in ("exchange_attempts", "exchange_accepted")})
         per_trajectory.append(arrays)
-    lengths = np.array([len(p["positions"]) for p in per_trajectory], dtype=np.int64)
-    cg_file = out / f"{recipe.name}_cg.npz"
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        positions=np.concatenate([p["positions"] for p in per_trajectory]),
-        forces=np.concatenate([p["forces"] for p in per_trajectory]),
+    stride = recipe.shipped_frame_stride
+    lengths = np.array([len(p["positions"][::stride]) for p in per_trajectory], dtype=np.int64)
+    cg_file = _save_npz(
+        out / f"{recipe.name}_cg.npz",
+        positions=np.concatenate([p["positions"][::stride] for p in per_trajectory]),
+        forces=np.concatenate([p["forces"][::stride] for p in per_trajectory]),
         trajectory_lengths=lengths,
         temperature=np.array(recipe.temperature),
-        time_step=np.array(recipe.save_interval),
+        time_step=np.array(recipe.save_interval * stride),
         units=np.array(json.dumps({"positions": "nm", "forces": "kJ/mol/nm", "temperature": "K", "time_step": "ps"})),
     )
-    cg_file.write_bytes(buffer.getvalue())
     cg_pdb = out / f"{recipe.name}_cg.pdb"
     first = per_trajectory[0]
     mdtraj.Trajectory(first["positions"][:1], cg_topology(runner.md_topology, runner.bead_atoms)).save_pdb(str(cg_pdb))
     aa_pdb = out / f"{recipe.name}_allatom.pdb"
     aa_dcd = out / f"{recipe.name}_allatom.dcd"
-    allatom = mdtraj.Trajectory(first["allatom_positions"], runner.md_topology)
+    allatom = mdtraj.Trajectory(first["allatom_positions"][:: recipe.shipped_allatom_stride], runner.md_topology)
     allatom[0].save_pdb(str(aa_pdb))
     allatom.save_dcd(str(aa_dcd))
     files = [cg_file, cg_pdb, aa_pdb, aa_dcd]
+    if recipe.exchange_temperatures:
+        files.append(_save_ladders(recipe, out / f"{recipe.name}_ladders.npz", chunks_of))
     provenance = {
         "description": recipe.description,
         "recipe": dataclasses.asdict(recipe),
@@ -71,11 +72,11 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
         "integrator": f"LangevinMiddleIntegrator, friction {recipe.friction} 1/ps",
         "constraints": "HBonds",
         "time_step_ps": recipe.time_step,
-        "stride_ps": recipe.save_interval,
+        "stride_ps": recipe.save_interval * stride,
         "frames": int(lengths.sum()),
         "trajectory_lengths": lengths.tolist(),
-        "allatom_frames": len(first["allatom_positions"]),
-        "allatom_stride_ps": recipe.allatom_interval,
+        "allatom_frames": len(allatom),
+        "allatom_stride_ps": recipe.allatom_interval * recipe.shipped_allatom_stride,
         "total_simulated_ns": recipe.n_trajectories * recipe.trajectory_length * len(recipe.temperatures) / 1000.0,
         "sampling": _sampling(recipe, per_trajectory),
         "cg_map": f"slice map on the atoms selected by {recipe.bead_selection!r}",
@@ -88,6 +89,44 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     }
     update_manifest(data_dir, recipe.name, files, provenance)
     return files
+
+
+def _save_npz(path: Path, **arrays) -> Path:
+    """Write ``arrays`` compressed to ``path`` in one go (a cut-off write leaves the old file)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def _save_ladders(recipe: Recipe, path: Path, chunks_of: list[list]) -> Path:
+    """The replica-exchange records of every trajectory (``chunks_of[t]``: its chunks), for
+    round trips and for following configurations through the ladder: ``walkers`` (which walker
+    sits at each rung at every saved frame, ``[frames, rungs]``), ``rung_positions`` (every
+    rung's beads every ``rung_record_interval`` ps, float16 with each centroid at the origin,
+    nm), ``record_walkers`` (the walkers at those records), the exchange ``attempts`` and
+    ``accepted`` per chunk and neighbour pair, and the lengths that split them by trajectory."""
+    stride = recipe.rung_record_stride
+
+    def joined(key: str, every: int | None = None) -> list[np.ndarray]:
+        return [np.concatenate([c[key][::every] if every else c[key] for c in chunks]) for chunks in chunks_of]
+
+    walkers = joined("walkers")
+    n_beads = chunks_of[0][0]["positions"].shape[1]
+    records = joined("rung_positions") if stride else [np.zeros((0, len(recipe.temperatures), n_beads, 3))] * len(chunks_of)
+    record_walkers = joined("walkers", stride) if stride else [w[:0] for w in walkers]
+    return _save_npz(
+        path,
+        walkers=np.concatenate(walkers).astype(np.int16),
+        walker_lengths=np.array([len(w) for w in walkers]),
+        rung_positions=centred_float16(np.concatenate(records)),
+        record_walkers=np.concatenate(record_walkers).astype(np.int16),
+        record_lengths=np.array([len(r) for r in records]),
+        attempts=np.array([[c["exchange_attempts"] for c in chunks] for chunks in chunks_of]),
+        accepted=np.array([[c["exchange_accepted"] for c in chunks] for chunks in chunks_of]),
+        temperatures=np.array(recipe.temperatures),
+        intervals=np.array(json.dumps({"walkers": recipe.save_interval, "rung_positions": recipe.rung_record_interval, "unit": "ps"})),
+    )
 
 
 def _sampling(recipe: Recipe, per_trajectory: list[dict[str, np.ndarray]]) -> dict:

@@ -35,6 +35,8 @@ class Recipe:
     exchange_interval: float = 0.5  # ps between exchange attempts
     rung_record_interval: float | None = None  # ps between records of every rung's beads; None = none
     molecule: str | None = None  # which builder makes the structure (``building.BUILDERS``); None = ``name``
+    shipped_frame_stride: int = 1  # the dataset keeps every k-th saved CG frame (the chunks keep all)
+    shipped_allatom_stride: int = 1  # and every k-th stored all-atom frame (of the first trajectory)
 
     @property
     def builder(self) -> str:
@@ -123,7 +125,9 @@ ALA2 = Recipe(
 #: Chunks of 1 ns per replica (about 20 minutes on one core) are committed as they finish. At 20
 #: ns per replica the two ladders disagreed (folded at 340 K 0.60 ± 0.11 against 0.21 ± 0.06):
 #: both spend stretches of several ns at 340 K in a compact non-native state (C-alpha RMSD
-#: 0.3-0.4 nm), which the exchanges do not shorten, hence 40 ns per replica.
+#: 0.3-0.4 nm), which the exchanges do not shorten, hence 40 ns per replica. The dataset ships
+#: every second 340 K frame (frames 1 ps apart are correlated over nanoseconds anyway) and
+#: every fifth all-atom frame, so that data/ stays under 60 MB.
 CLN025 = Recipe(
     name="cln025",
     description="CLN025 (YYDPETGTWY), AMBER ff99SB-ILDN, OBC implicit solvent, 340 K",
@@ -141,12 +145,15 @@ CLN025 = Recipe(
     allatom_interval=10.0,
     exchange_temperatures=tuple(round(float(t), 1) for t in geometric_ladder(340.0, 480.0, 6)[1:]),
     rung_record_interval=5.0,
+    shipped_frame_stride=2,
+    shipped_allatom_stride=5,
 )
 
 #: Continuous dynamics of CLN025 for TICA (chapter 8): replica-exchange frames are no time
 #: series. Two plain trajectories of 40 ns at 340 K (where the ladders find folded and unfolded
 #: states both populated), from the built hairpin with different seeds; CG frames every 2 ps,
-#: all-atom frames every 100 ps. Chunks of 2 ns (about 8 minutes on one core).
+#: all-atom frames every 100 ps (the dataset ships every fifth). Chunks of 2 ns (about 8 minutes
+#: on one core).
 CLN025_MD = replace(
     CLN025,
     name="cln025_md",
@@ -158,6 +165,7 @@ CLN025_MD = replace(
     allatom_interval=100.0,
     exchange_temperatures=(),
     rung_record_interval=None,
+    shipped_allatom_stride=5,
 )
 
 RECIPES = {recipe.name: recipe for recipe in (ALA2, CLN025, CLN025_MD)}
