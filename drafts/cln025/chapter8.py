@@ -149,7 +149,7 @@ code("""
 allatom = chignolin.allatom_frames(ladders)                        # 340 K, every 10 ps
 beads = allatom.atom_slice(allatom.topology.select("name CA"))
 bead_distance = analysis.rmsd(beads.xyz, reference)
-states = dict(zip(["folded", "compact, non-native"], truth_minima))
+states = {**dict(zip(["folded", "compact, non-native"], truth_minima)), "unfolded": float(np.percentile(bead_distance, 99.5))}
 shown = {state: int(np.argmin(np.abs(bead_distance - d))) for state, d in states.items()}
 for state, frame in shown.items():
     print(f"{state}: frame {frame}, {bead_distance[frame]:.2f} nm from the folded structure")
@@ -161,8 +161,9 @@ The landscape has two basins. The folded one is the hairpin. The second, at abou
 {glue:text}`truth_second_minimum` nm, is not an extended chain: its radius of gyration is
 between the folded and the unfolded one, the turn (torsions around D3-G7) keeps its folded
 shape, and the strands have come apart, Y1-Y2 far from W9-Y10. Frames beyond 0.4 nm, the
-extended chains, are rare at 340 K in this force field. The two views below are frames of the
-data nearest to each minimum, with the all-atom structure behind the beads.
+extended chains, are rare at 340 K in this force field. The views below are frames of the
+data nearest to each minimum and one of the most extended, with the all-atom structure behind
+the beads.
 """)
 
 md("""
