@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=cln025_study.RESULTS)
     parser.add_argument("--fast", action="store_true", help="tiny simulations (with CGFLOW_FAST=1 also tiny training)")
     args = parser.parse_args()
-    frames = chignolin.reference_frames(chignolin.ladder_chunks())
+    frames = chignolin.dataset()
     study = Study(frames, args.folder, Settings.fast() if args.fast else Settings())
     study.score("ground_truth", frames.positions[None], n_blocks=10)
     for path in study.export():

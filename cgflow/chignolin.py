@@ -23,7 +23,8 @@ import numpy as np
 
 from . import analysis
 from .cgmap import cg_topology
-from .data import CGDataset, data_dir
+from .data import CGDataset, data_dir, load, load_allatom
+from .manifest import read_manifest
 
 #: C-alpha RMSD (nm) below which a frame counts as folded.
 FOLDED = 0.2
@@ -31,8 +32,6 @@ FOLDED = 0.2
 FOLDED_CORE, UNFOLDED_CORE = 0.15, 0.3
 #: Where the ladders' committed chunks live.
 WORKDIR = data_dir() / "_work" / "cln025"
-#: Where the plain-MD trajectories' committed chunks live.
-MD_WORKDIR = data_dir() / "_work" / "cln025_md"
 
 
 def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
@@ -63,12 +62,18 @@ def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
     return ladders
 
 
-def plain_md(workdir: Path = MD_WORKDIR) -> list[np.ndarray]:
-    """The committed plain all-atom trajectories at 340 K (``python -m cgflow.datagen
-    cln025_md``), each its C-alpha positions ``[frames, 10, 3]`` (nm) in time order, a frame
-    every ``CLN025_MD.save_interval`` ps: a continuous dynamics, for TICA."""
+def plain_md(directory: Path | None = None) -> list[np.ndarray]:
+    """The plain all-atom trajectories at 340 K (``python -m cgflow.datagen cln025_md``), each
+    its C-alpha positions ``[frames, 10, 3]`` (nm) in time order, a frame every 2 ps: a
+    continuous dynamics, for TICA. From the shipped dataset once it is assembled in
+    ``directory`` (default ``data/``), until then from the committed chunks there."""
     from .datagen import CLN025_MD, chunk_path, completed_chunks
 
+    directory = Path(directory) if directory is not None else data_dir()
+    if "cln025_md" in read_manifest(directory):
+        shipped = load("cln025_md", directory)
+        return [shipped.positions[part] for part in shipped.trajectories()]
+    workdir = directory / "_work" / "cln025_md"
     paths = []
     for trajectory in range(CLN025_MD.n_trajectories):
         chunks = [np.load(chunk_path(workdir, trajectory, c))["positions"] for c in range(completed_chunks(CLN025_MD, workdir, trajectory))]
@@ -111,6 +116,27 @@ def allatom_frames(ladders: list[dict[str, np.ndarray]]) -> mdtraj.Trajectory:
     if not ladders:
         raise ValueError("no ladder has a committed chunk")
     return mdtraj.Trajectory(np.concatenate([ladder["allatom_positions"] for ladder in ladders]), _recipe_runner().md_topology)
+
+
+def dataset(directory: Path | None = None) -> CGDataset:
+    """CLN025's 340 K CG frames with their forces (nm, kJ/mol/nm): the shipped dataset
+    (``cgflow.load("cln025")``, a frame every 2 ps) once it is assembled in ``directory``
+    (default ``data/``), until then every frame of the committed chunks there
+    (:func:`reference_frames`, a frame every ps)."""
+    directory = Path(directory) if directory is not None else data_dir()
+    if "cln025" in read_manifest(directory):
+        return load("cln025", directory)
+    return reference_frames(ladder_chunks(directory / "_work" / "cln025"))
+
+
+def structures(directory: Path | None = None) -> mdtraj.Trajectory:
+    """All-atom frames of CLN025 at 340 K (nm) for 3D views: the shipped ones once the dataset
+    is assembled in ``directory`` (``cgflow.load_allatom``), until then those of the committed
+    chunks (:func:`allatom_frames`)."""
+    directory = Path(directory) if directory is not None else data_dir()
+    if "cln025" in read_manifest(directory):
+        return load_allatom("cln025", directory)
+    return allatom_frames(ladder_chunks(directory / "_work" / "cln025"))
 
 
 def built_hairpin() -> np.ndarray:

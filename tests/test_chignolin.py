@@ -46,10 +46,10 @@ def test_rmsd_minima_finds_the_basins_and_ignores_noise():
 @pytest.fixture(scope="module")
 def all_frames():
     pytest.importorskip("openmm")
-    ladders = chignolin.ladder_chunks()
-    if not ladders:
-        pytest.skip("no committed chignolin chunks")
-    return chignolin.reference_frames(ladders)
+    try:
+        return chignolin.dataset()
+    except ValueError:
+        pytest.skip("no chignolin data: neither shipped nor committed chunks")
 
 
 @pytest.fixture(scope="module")
@@ -91,19 +91,58 @@ def test_allatom_frames_are_the_cg_frames_every_10_ps():
     assert np.array_equal(beads, np.concatenate([ladder["positions"][::10] for ladder in ladders]))
 
 
+def test_the_dataset_is_the_chunks_until_assembled_then_the_shipped_files(tmp_path):
+    pytest.importorskip("openmm")
+    import dataclasses
+
+    from cgflow import datagen
+
+    if datagen.completed_chunks(datagen.CLN025, chignolin.WORKDIR, 1) < 2:
+        pytest.skip("needs two committed chunks of each ladder")
+    (tmp_path / "_work").mkdir()
+    (tmp_path / "_work" / "cln025").symlink_to(chignolin.WORKDIR)
+    two_chunks = dataclasses.replace(datagen.CLN025, trajectory_length=2 * datagen.CLN025.chunk_length)
+    chunks = [{key: ladder[key][:2000] for key in ("positions", "forces")} for ladder in chignolin.ladder_chunks()]
+    # before assembly: every frame of the chunks (here those of a two-chunk recipe's worth are compared)
+    before = chignolin.dataset(tmp_path)
+    assert before.time_step == 1.0 and np.array_equal(before.positions[:2000], chunks[0]["positions"])
+    datagen.assemble(two_chunks, tmp_path / "_work" / "cln025", tmp_path, {})
+    after = chignolin.dataset(tmp_path)
+    assert after.time_step == 2.0 and after.trajectory_lengths.tolist() == [1000, 1000]
+    assert np.array_equal(after.positions, np.concatenate([c["positions"][::2] for c in chunks]))
+    assert np.array_equal(after.forces, np.concatenate([c["forces"][::2] for c in chunks]))
+    assert chignolin.structures(tmp_path).n_frames == 2000 // 10 // datagen.CLN025.shipped_allatom_stride  # first ladder
+
+
 def test_plain_md_is_each_trajectorys_chunks_in_time_order(tmp_path):
     from cgflow.datagen import CLN025_MD, chunk_path
 
+    work = tmp_path / "_work" / "cln025_md"
     rng = np.random.default_rng(0)
     written = {(t, c): rng.normal(size=(5, 10, 3)).astype(np.float32) for t, c in [(0, 0), (0, 1), (0, 3), (1, 0)]}
     for (t, c), positions in written.items():
-        chunk_path(tmp_path, t, c).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(chunk_path(tmp_path, t, c), positions=positions)
+        chunk_path(work, t, c).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(chunk_path(work, t, c), positions=positions)
     paths = chignolin.plain_md(tmp_path)
     # trajectory 0 stops at its first gap (chunk 2 is missing): chunks 0 and 1 only
     assert CLN025_MD.n_trajectories == 2 and len(paths) == 2
     assert np.array_equal(paths[0], np.concatenate([written[0, 0], written[0, 1]])) and np.array_equal(paths[1], written[1, 0])
     assert chignolin.plain_md(tmp_path / "nothing") == []
+
+
+def test_plain_md_comes_from_the_shipped_dataset_once_assembled(tmp_path):
+    pytest.importorskip("openmm")
+    import dataclasses
+
+    from cgflow import datagen
+
+    real = chignolin.data_dir() / "_work" / "cln025_md"
+    if datagen.completed_chunks(datagen.CLN025_MD, real, 0) < 1:
+        pytest.skip("needs a committed plain-MD chunk")
+    one_chunk = dataclasses.replace(datagen.CLN025_MD, n_trajectories=1, trajectory_length=datagen.CLN025_MD.chunk_length)
+    datagen.assemble(one_chunk, real, tmp_path, {})
+    (path,) = chignolin.plain_md(tmp_path)
+    assert np.array_equal(path, np.load(datagen.chunk_path(real, 0, 0))["positions"])
 
 
 def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):

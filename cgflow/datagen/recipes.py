@@ -165,6 +165,7 @@ CLN025_MD = replace(
     allatom_interval=100.0,
     exchange_temperatures=(),
     rung_record_interval=None,
+    shipped_frame_stride=1,
     shipped_allatom_stride=5,
 )
 

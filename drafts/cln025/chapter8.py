@@ -74,15 +74,14 @@ from cgflow import analysis, chignolin, cln025_study, viz
 cgflow.seed_everything(2023)
 viz.use_style()
 chapter_start = time.perf_counter()
-ladders = chignolin.ladder_chunks()                   # the two replica-exchange ladders
-dataset = chignolin.reference_frames(ladders)         # their 340 K frames (nm, kJ/mol/nm)
+dataset = chignolin.dataset()                         # 340 K frames of two replica-exchange ladders (nm, kJ/mol/nm)
 reference = chignolin.folded_reference(dataset.positions)
 retrain = False                                       # True: rerun the study (hours of CPU; it resumes from data/results/cln025/cache)
 if retrain:
     cln025_study.Study(dataset).export()
 results = cln025_study.Results.load()                 # the shipped study
 temperature = dataset.temperature
-print(f"{len(dataset):,} all-atom frames at {temperature:.0f} K from {len(ladders)} ladders")
+print(f"{len(dataset):,} frames at {temperature:.0f} K from {len(dataset.trajectory_lengths)} ladders")
 """)
 
 md("""
@@ -109,10 +108,10 @@ the chain over the barriers and the exchanges bring it back. What that costs:
 code("""
 # NBVAL_CHECK_OUTPUT
 from cgflow.datagen import CLN025
-per_replica_ns = min(ladder["chunks"] for ladder in ladders) * CLN025.chunk_length / 1000
-rungs = 1 + len(CLN025.exchange_temperatures)
-simulated_ns = per_replica_ns * rungs * len(ladders)
-print(f"{per_replica_ns:.0f} ns per replica x {rungs} rungs x {len(ladders)} ladders = {simulated_ns:.0f} ns of all-atom dynamics")
+per_replica_ns = dataset.trajectory_lengths.min() * dataset.time_step / 1000
+rungs, ladders = len(CLN025.temperatures), len(dataset.trajectory_lengths)
+simulated_ns = per_replica_ns * rungs * ladders
+print(f"{per_replica_ns:.0f} ns per replica x {rungs} rungs x {ladders} ladders = {simulated_ns:.0f} ns of all-atom dynamics")
 """)
 
 code("""
@@ -146,7 +145,7 @@ glue("truth_second_minimum", float(truth_minima[1]), display=False)
 """)
 
 code("""
-allatom = chignolin.allatom_frames(ladders)                        # 340 K, every 10 ps
+allatom = chignolin.structures()                                   # all-atom frames at 340 K
 beads = allatom.atom_slice(allatom.topology.select("name CA"))
 bead_distance = analysis.rmsd(beads.xyz, reference)
 states = {**dict(zip(["folded", "compact, non-native"], truth_minima)), "unfolded": float(np.percentile(bead_distance, 99.5))}
