@@ -284,8 +284,10 @@ def as_trajectory(positions, topology: mdtraj.Topology | None = None) -> mdtraj.
 
 def rmsd(positions, reference) -> np.ndarray:
     """RMSD in nm ``[frames]`` of every frame to ``reference`` (one frame) after optimal
-    translation and rotation (mdtraj's QCP superposition); all beads count equally."""
-    trajectory, target = as_trajectory(positions), as_trajectory(reference)
+    translation and rotation (mdtraj's QCP superposition); all beads count equally. The inputs
+    are left as they are (mdtraj centres what it is given in place, so it is given copies)."""
+    copies = [np.array(x.xyz if isinstance(x, mdtraj.Trajectory) else x, dtype=np.float32) for x in (positions, reference)]
+    trajectory, target = (as_trajectory(xyz) for xyz in copies)
     if trajectory.n_atoms != target.n_atoms:
         raise ValueError(f"positions have {trajectory.n_atoms} beads, the reference {target.n_atoms}")
     return mdtraj.rmsd(trajectory, target, 0).astype(np.float64)

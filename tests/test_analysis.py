@@ -168,6 +168,17 @@ def rotation(angle, axis):
     return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
 
 
+def test_rmsd_leaves_its_inputs_as_they_are():
+    """mdtraj centres what it is given in place; a float32 array or a trajectory passed to
+    analysis.rmsd once came back centred (a 3D view then drew the beads off their atoms)."""
+    positions = (np.random.default_rng(0).normal(size=(5, 10, 3)) + 3.0).astype(np.float32)
+    trajectory = analysis.as_trajectory(positions.copy())
+    before = positions.copy()
+    analysis.rmsd(positions, positions[0])
+    analysis.rmsd(trajectory, trajectory[0])
+    assert np.array_equal(positions, before) and np.array_equal(trajectory.xyz, before)
+
+
 def test_rmsd_of_a_rigidly_moved_copy_is_zero():
     reference = helix()
     moved = reference @ rotation(1.1, [1, 2, 3]).T + np.array([0.5, -2.0, 3.0])
