@@ -279,14 +279,11 @@ plt.show()
 code("""
 contacts = analysis.NativeContacts.from_reference(reference)
 groups = contacts.groups_by_separation([3, 6, 10])           # near the turn | between the strands' ends
-fig, ax = plt.subplots(figsize=(5.5, 3.4))
-width = 0.2
-for offset, (name, positions) in enumerate(ensembles.items()):
-    q = contacts.q(positions, groups).mean(axis=0)
-    ax.bar(np.arange(len(q)) + (offset - 1.5) * width, q, width, label=name, color=viz.COLORS.get(name))
-ax.set_xticks(range(2), ["contacts 3-5 apart (turn)", "contacts 6-9 apart (termini)"])
-ax.set_ylabel("mean fraction of native contacts Q")
-ax.legend()
+q = {name: contacts.q(positions, groups) for name, positions in ensembles.items()}   # [frames, 2]
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+for index, (ax, segment) in enumerate(zip(axes, ["contacts 3-5 apart (turn)", "contacts 6-9 apart (strands' ends)"])):
+    viz.free_energy_1d({name: values[:, index] for name, values in q.items()}, temperature, ax=ax, bins=25, range=[(0.0, 1.0)],
+                       unit="kT", xlabel=f"Q, {segment}", legend=index == 1)
 plt.show()
 """, tags=("hide-input",))
 
