@@ -233,6 +233,19 @@ print(f"chosen: {spread['spread_points']:,} spread points")
 glue("spread_points", f"{spread['spread_points']:,}", display=False)
 """)
 
+code("""
+fig, ax = plt.subplots(figsize=(5, 3.2))
+counts = [int(n) for n in spread["candidates_folded"]]
+ax.plot(counts, list(spread["candidates_folded"].values()), "o-", color=viz.COLORS.get("Flow-CGnet"), label="student (parallel tempering)")
+ax.axhline(spread["teacher_folded"], color=viz.COLORS.get("flow"), ls="--", label="teacher's samples (the target)")
+ax.axhline(truth_folded.value, color="k", ls=":", label="all-atom ground truth (not used)")
+ax.set_xscale("log")
+ax.set_xlabel("spread points in the training set")
+ax.set_ylabel("folded fraction at 340 K")
+ax.legend(fontsize=8)
+plt.show()
+""", tags=("hide-input",))
+
 md("""
 ## The comparison
 
@@ -347,6 +360,15 @@ run = presets.cold_frames(live.energy_and_forces, dataset.masses, dataset.positi
 live_distance = analysis.rmsd(run.flat(), reference)
 print(f"live student: folded {np.mean(live_distance < chignolin.FOLDED):.2f}")
 """)
+
+code("""
+# The science the prose states: the issue's criteria on the shipped study.
+flow_rows = [results.row("model", cln025_study.flow_cgnet_name(spread["spread_points"], seed)) for seed in seeds]
+assert abs(np.mean([row["folded"] for row in flow_rows]) - truth_folded.value) < 0.15
+first = flow_rows[0]
+assert len(first["minima_nm"]) >= 2 and all(abs(a - b) <= 0.05 for a, b in zip(sorted(first["minima_nm"][:2]), sorted(truth_minima[:2])))
+assert first["folding_events"] >= 5 and first["unfolding_events"] >= 5
+""", tags=("remove-cell",))
 
 code("""
 glue("chapter_minutes", float(round((time.perf_counter() - chapter_start) / 60, 1)), display=False)
