@@ -293,6 +293,16 @@ def rmsd(positions, reference) -> np.ndarray:
     return mdtraj.rmsd(trajectory, target, 0).astype(np.float64)
 
 
+def medoid_near(positions, structure, cutoff: float, most: int = 5_000) -> np.ndarray:
+    """The :func:`representative_structure` ``[beads, 3]`` (nm) of the frames ``positions``
+    (nm) within ``cutoff`` nm RMSD of ``structure`` (at most ``most`` of them, evenly spread):
+    the centre of the state around a structure, read off the data."""
+    near = np.asarray(positions)[rmsd(positions, structure) < cutoff]
+    if len(near) == 0:
+        raise RuntimeError(f"no frame lies within {cutoff} nm of the given structure")
+    return representative_structure(near[:: max(1, len(near) // most)])
+
+
 def representative_structure(positions) -> np.ndarray:
     """The frame of ``positions`` ``[frames, beads, 3]`` (nm) closest, by RMSD after
     superposition, to their mean structure (a medoid): a reference structure read off the

@@ -150,10 +150,7 @@ def built_hairpin() -> np.ndarray:
 def folded_reference(positions: np.ndarray) -> np.ndarray:
     """The medoid ``[10, 3]`` (nm) of the frames ``positions`` (nm) within :data:`FOLDED` of
     the built hairpin (at most 5,000 of them, evenly spread)."""
-    near = positions[analysis.rmsd(positions, built_hairpin()) < FOLDED]
-    if len(near) == 0:
-        raise RuntimeError(f"no frame lies within {FOLDED} nm of the built hairpin")
-    return analysis.representative_structure(near[:: max(1, len(near) // 5000)])
+    return analysis.medoid_near(positions, built_hairpin(), FOLDED)
 
 
 def folded_fraction(distance: np.ndarray, n_blocks: int) -> analysis.Estimate:

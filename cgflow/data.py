@@ -40,6 +40,7 @@ DATASETS = {
         "allatom_trajectory": f"{name}/{name}_allatom.dcd",
         "allatom_topology": f"{name}/{name}_allatom.pdb",
         **({"ladders": f"{name}/{name}_ladders.npz"} if name in ("ala2", "cln025") else {}),  # replica exchange
+        **({"native": f"{name}/{name}_native.pdb"} if name == "cln025" else {}),
     }
     for name in ("ala2", "cln025", "cln025_md")
 }
@@ -236,6 +237,15 @@ def load_allatom(name: str, directory: Path | None = None) -> mdtraj.Trajectory:
     trajectory = verify_file(directory, name, files["allatom_trajectory"])
     with silent_c_stdout():  # mdtraj's DCD reader prints plugin banners from C
         return mdtraj.load(str(trajectory), top=str(topology))
+
+
+def load_native(name: str, directory: Path | None = None) -> mdtraj.Trajectory:
+    """The native structure that a dataset's assembly read off its data (one all-atom frame,
+    nm; how it was chosen is in the manifest's provenance), after verifying its checksum."""
+    directory, files = _dataset_files(name, directory)
+    if "native" not in files:
+        raise KeyError(f"dataset {name!r} ships no native structure")
+    return mdtraj.load(str(verify_file(directory, name, files["native"])))
 
 
 def load_ladders(name: str, directory: Path | None = None) -> list[dict[str, np.ndarray]]:

@@ -110,6 +110,30 @@ def test_the_dataset_ships_strided_frames_and_the_ladders_records(tmp_path):
         data.load_ladders("cln025_md", directory=tmp_path / "data")
 
 
+def test_the_native_structure_is_the_allatom_frame_nearest_the_medoid_near_the_built_one(generated, tmp_path, monkeypatch):
+    from cgflow import analysis
+
+    workdir, _ = generated
+    recipe = dataclasses.replace(TINY, native_cutoff=0.05)
+    monkeypatch.setitem(data.DATASETS["ala2"], "native", "ala2/ala2_native.pdb")
+    datagen.assemble(recipe, workdir, tmp_path, {})
+    native = data.load_native("ala2", directory=tmp_path)
+    chunks = [np.load(datagen.chunk_path(workdir, t, c)) for t in range(2) for c in range(2)]
+    positions = np.concatenate([c["positions"] for c in chunks])
+    allatom = np.concatenate([c["allatom_positions"] for c in chunks])
+    runner = datagen.RecipeRunner(recipe)
+    built = np.array(runner.initial_positions.value_in_unit(datagen.running.unit.nanometer))[runner.bead_atoms]
+    medoid = analysis.medoid_near(positions, built, 0.05)
+    distance = analysis.rmsd(allatom[:, runner.bead_atoms], medoid)
+    # the PDB is the stored all-atom frame whose beads are closest to the medoid (PDB keeps 0.001 nm)
+    np.testing.assert_allclose(native.xyz[0], allatom[np.argmin(distance)], atol=1e-3)
+    provenance = manifest.read_manifest(tmp_path)["ala2"]["provenance"]["native"]
+    assert provenance["frames_near_built"] == int(np.sum(analysis.rmsd(positions, built) < 0.05)) > 0
+    assert provenance["chosen_frame_rmsd_to_medoid_nm"] == pytest.approx(distance.min(), abs=1e-4)
+    with pytest.raises(KeyError, match="no native structure"):
+        data.load_native("cln025_md", directory=tmp_path)
+
+
 def test_partial_chunks_never_count_and_a_resumed_run_repeats_the_uninterrupted_one(generated, tmp_path):
     workdir, _ = generated
     original = np.load(datagen.chunk_path(workdir, 1, 1))["positions"]

@@ -16,6 +16,7 @@ import openmm
 
 from .._version import __version__
 from ..cgmap import cg_topology
+from ..analysis import medoid_near, rmsd
 from ..data import centred_float16
 from ..manifest import update_manifest
 from .exchange import round_trips
@@ -63,6 +64,10 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     files = [cg_file, cg_pdb, aa_pdb, aa_dcd]
     if recipe.exchange_temperatures:
         files.append(_save_ladders(recipe, out / f"{recipe.name}_ladders.npz", chunks_of))
+    native = {}
+    if recipe.native_cutoff is not None:
+        native_file, native = _save_native(recipe, runner, out / f"{recipe.name}_native.pdb", per_trajectory)
+        files.append(native_file)
     provenance = {
         "description": recipe.description,
         "recipe": dataclasses.asdict(recipe),
@@ -79,6 +84,7 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
         "allatom_stride_ps": recipe.allatom_interval * recipe.shipped_allatom_stride,
         "total_simulated_ns": recipe.n_trajectories * recipe.trajectory_length * len(recipe.temperatures) / 1000.0,
         "sampling": _sampling(recipe, per_trajectory),
+        **({"native": native} if native else {}),
         "cg_map": f"slice map on the atoms selected by {recipe.bead_selection!r}",
         "force_map": "aggregated: bead atom + the hydrogens bonded (HBonds-constrained) to it",
         "generator": f"python -m cgflow.datagen {recipe.name}",
@@ -127,6 +133,27 @@ def _save_ladders(recipe: Recipe, path: Path, chunks_of: list[list]) -> Path:
         temperatures=np.array(recipe.temperatures),
         intervals=np.array(json.dumps({"walkers": recipe.save_interval, "rung_positions": recipe.rung_record_interval, "unit": "ps"})),
     )
+
+
+def _save_native(recipe: Recipe, runner: RecipeRunner, path: Path, per_trajectory: list[dict]) -> tuple[Path, dict]:
+    """The native structure read off the data: the medoid of the saved frames (every frame of
+    every trajectory) within ``recipe.native_cutoff`` nm bead RMSD of the built structure, and
+    the stored all-atom frame whose beads lie closest to it, written as a PDB; with its
+    provenance."""
+    built = np.array(runner.initial_positions.value_in_unit(openmm.unit.nanometer))[runner.bead_atoms]
+    positions = np.concatenate([p["positions"] for p in per_trajectory])
+    medoid = medoid_near(positions, built, recipe.native_cutoff)
+    allatom = np.concatenate([p["allatom_positions"] for p in per_trajectory])
+    distance = rmsd(allatom[:, runner.bead_atoms], medoid)
+    chosen = int(np.argmin(distance))
+    mdtraj.Trajectory(allatom[chosen : chosen + 1], runner.md_topology).save_pdb(str(path))
+    return path, {
+        "definition": f"the stored all-atom frame whose beads lie closest to the medoid of the saved frames within"
+                      f" {recipe.native_cutoff} nm bead RMSD of the built structure",
+        "frames_near_built": int(np.sum(rmsd(positions, built) < recipe.native_cutoff)),
+        "medoid_rmsd_to_built_nm": round(float(rmsd(medoid[None], built)[0]), 4),
+        "chosen_frame_rmsd_to_medoid_nm": round(float(distance[chosen]), 4),
+    }
 
 
 def _sampling(recipe: Recipe, per_trajectory: list[dict[str, np.ndarray]]) -> dict:

@@ -37,6 +37,7 @@ class Recipe:
     molecule: str | None = None  # which builder makes the structure (``building.BUILDERS``); None = ``name``
     shipped_frame_stride: int = 1  # the dataset keeps every k-th saved CG frame (the chunks keep all)
     shipped_allatom_stride: int = 1  # and every k-th stored all-atom frame (of the first trajectory)
+    native_cutoff: float | None = None  # nm: ship the native structure read off the data (see assembling)
 
     @property
     def builder(self) -> str:
@@ -147,6 +148,7 @@ CLN025 = Recipe(
     rung_record_interval=5.0,
     shipped_frame_stride=2,
     shipped_allatom_stride=5,
+    native_cutoff=0.2,
 )
 
 #: Continuous dynamics of CLN025 for TICA (chapter 8): replica-exchange frames are no time
@@ -167,6 +169,7 @@ CLN025_MD = replace(
     rung_record_interval=None,
     shipped_frame_stride=1,
     shipped_allatom_stride=5,
+    native_cutoff=None,
 )
 
 RECIPES = {recipe.name: recipe for recipe in (ALA2, CLN025, CLN025_MD)}
