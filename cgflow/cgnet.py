@@ -340,16 +340,17 @@ class CGNet(Checkpointable, nn.Module):
         at 1,024 (where the networks' matrix products dominate); compiling takes 10-30 s per
         batch shape. Where compilation fails (e.g. no C++ compiler), it warns once and runs
         eagerly."""
-        energy_of = [torch.compile(self.energy, dynamic=False)]
+        energy_of = torch.compile(self.energy, dynamic=False)
 
         def force_field(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            nonlocal energy_of
             try:
-                return energy_and_forces(energy_of[0], x)
+                return energy_and_forces(energy_of, x)
             except Exception as error:
-                if energy_of[0] == self.energy:
+                if energy_of == self.energy:
                     raise
                 warnings.warn(f"torch.compile failed ({type(error).__name__}: {error}); running eagerly", stacklevel=2)
-                energy_of[0] = self.energy
+                energy_of = self.energy
                 return energy_and_forces(self.energy, x)
 
         return force_field

@@ -62,6 +62,12 @@ def ladder_chunks(workdir: Path = WORKDIR) -> list[dict[str, np.ndarray]]:
     return ladders
 
 
+def _assembled(name: str, directory: Path | None) -> tuple[Path, bool]:
+    """The data folder (default ``data/``) and whether dataset ``name`` is assembled there."""
+    directory = Path(directory) if directory is not None else data_dir()
+    return directory, name in read_manifest(directory)
+
+
 def plain_md(directory: Path | None = None) -> list[np.ndarray]:
     """The plain all-atom trajectories at 340 K (``python -m cgflow.datagen cln025_md``), each
     its C-alpha positions ``[frames, 10, 3]`` (nm) in time order, a frame every 2 ps: a
@@ -69,8 +75,8 @@ def plain_md(directory: Path | None = None) -> list[np.ndarray]:
     ``directory`` (default ``data/``), until then from the committed chunks there."""
     from .datagen import CLN025_MD, chunk_path, completed_chunks
 
-    directory = Path(directory) if directory is not None else data_dir()
-    if "cln025_md" in read_manifest(directory):
+    directory, assembled = _assembled("cln025_md", directory)
+    if assembled:
         shipped = load("cln025_md", directory)
         return [shipped.positions[part] for part in shipped.trajectories()]
     workdir = directory / "_work" / "cln025_md"
@@ -123,8 +129,8 @@ def dataset(directory: Path | None = None) -> CGDataset:
     (``cgflow.load("cln025")``, a frame every 2 ps) once it is assembled in ``directory``
     (default ``data/``), until then every frame of the committed chunks there
     (:func:`reference_frames`, a frame every ps)."""
-    directory = Path(directory) if directory is not None else data_dir()
-    if "cln025" in read_manifest(directory):
+    directory, assembled = _assembled("cln025", directory)
+    if assembled:
         return load("cln025", directory)
     return reference_frames(ladder_chunks(directory / "_work" / "cln025"))
 
@@ -133,8 +139,8 @@ def structures(directory: Path | None = None) -> mdtraj.Trajectory:
     """All-atom frames of CLN025 at 340 K (nm) for 3D views: the shipped ones once the dataset
     is assembled in ``directory`` (``cgflow.load_allatom``), until then those of the committed
     chunks (:func:`allatom_frames`)."""
-    directory = Path(directory) if directory is not None else data_dir()
-    if "cln025" in read_manifest(directory):
+    directory, assembled = _assembled("cln025", directory)
+    if assembled:
         return load_allatom("cln025", directory)
     return allatom_frames(ladder_chunks(directory / "_work" / "cln025"))
 

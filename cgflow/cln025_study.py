@@ -48,7 +48,7 @@ import torch
 
 from . import analysis, chignolin, presets
 from .cgnet import CGNet
-from .data import CGDataset, centred_float16, evenly_spaced
+from .data import CGDataset, centred_float16, evenly_spaced, save_npz
 from .flows import AugmentedFlow, FlowSample
 from .runtime import fast_mode, pick, seed_everything
 from .simulate import LangevinSimulation
@@ -296,12 +296,12 @@ class Study:
         for kind, name in (("flow_cgnet", flow_cgnet_name(n_spread, self.seed)), ("cgnet", cgnet_name(self.seed))):
             written.append(Path(shutil.copyfile(self._cached(f"{name}.pt"), self.folder / f"{kind}.pt")))
             with np.load(self._cached(f"{name}_simulations.npz")) as stored:
-                written.append(_save(self.folder / f"{kind}_frames.npz", **{key: centred_float16(stored[key]) for key in stored.files}))
+                written.append(save_npz(self.folder / f"{kind}_frames.npz", **{key: centred_float16(stored[key]) for key in stored.files}))
         samples = self.teacher_sample().positions.numpy()
-        written.append(_save(self.folder / "teacher_samples.npz", positions=centred_float16(samples[evenly_spaced(len(samples), EXPORTED_SAMPLES)])))
+        written.append(save_npz(self.folder / "teacher_samples.npz", positions=centred_float16(samples[evenly_spaced(len(samples), EXPORTED_SAMPLES)])))
         student = presets.flow_matching_set(self.teacher(), self.teacher_sample(), self.seed, n_spread)
         kept = np.arange(min(EXPORTED_STUDENT_SET, len(student.positions)))  # shuffled already
-        written.append(_save(self.folder / "student_set.npz", positions=student.positions[kept].numpy(),
+        written.append(save_npz(self.folder / "student_set.npz", positions=student.positions[kept].numpy(),
                              forces=student.forces[kept].numpy(), is_spread=student.is_spread[kept].numpy()))
         return written
 
@@ -348,11 +348,6 @@ def find_row(rows: list[dict], key: str, name: str) -> dict:
     if not found:
         raise KeyError(f"no row with {key} = {name!r}; recorded: {sorted({str(row[key]) for row in rows if key in row})}")
     return found[-1]
-
-
-def _save(path: Path, **arrays) -> Path:
-    np.savez_compressed(path, **arrays)
-    return path
 
 
 def rmsd_minima(distance: np.ndarray, bin_width: float = 0.02, min_probability: float = 1e-3) -> list[float]:

@@ -10,6 +10,7 @@ trajectory), so that correlated neighbouring frames never end up on both sides.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
@@ -237,6 +238,15 @@ def load_allatom(name: str, directory: Path | None = None) -> mdtraj.Trajectory:
     trajectory = verify_file(directory, name, files["allatom_trajectory"])
     with silent_c_stdout():  # mdtraj's DCD reader prints plugin banners from C
         return mdtraj.load(str(trajectory), top=str(topology))
+
+
+def save_npz(path: Path, **arrays) -> Path:
+    """Write ``arrays`` compressed to ``path`` in one go (a write cut off while compressing
+    leaves the old file) and return the path."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    Path(path).write_bytes(buffer.getvalue())
+    return Path(path)
 
 
 def load_native(name: str, directory: Path | None = None) -> mdtraj.Trajectory:

@@ -6,7 +6,6 @@ Units: nm, ps, kJ/mol, K (OpenMM's).
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import openmm
 from .._version import __version__
 from ..cgmap import cg_topology
 from ..analysis import medoid_near, rmsd
-from ..data import centred_float16
+from ..data import centred_float16, save_npz
 from ..manifest import update_manifest
 from .exchange import round_trips
 from .recipes import Recipe
@@ -36,15 +35,19 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     runner = RecipeRunner(recipe)
     out = data_dir / recipe.name
     out.mkdir(parents=True, exist_ok=True)
-    chunks_of = [[np.load(chunk_path(workdir, t, c)) for c in range(recipe.chunks_per_trajectory)] for t in range(recipe.n_trajectories)]
     per_trajectory = []
-    for chunks in chunks_of:
+    records = recipe.rung_record_stride
+    for t in range(recipe.n_trajectories):
+        chunks = [np.load(chunk_path(workdir, t, c)) for c in range(recipe.chunks_per_trajectory)]
         arrays = {key: np.concatenate([c[key] for c in chunks]) for key in ("positions", "forces", "allatom_positions", "walkers")}
         arrays.update({key: np.stack([c[key] for c in chunks]) for key in ("exchange_attempts", "exchange_accepted")})
+        if records:  # every rung's beads, and the walkers at those records (taken chunk by chunk)
+            arrays["rung_positions"] = np.concatenate([c["rung_positions"] for c in chunks])
+            arrays["record_walkers"] = np.concatenate([c["walkers"][::records] for c in chunks])
         per_trajectory.append(arrays)
     stride = recipe.shipped_frame_stride
     lengths = np.array([len(p["positions"][::stride]) for p in per_trajectory], dtype=np.int64)
-    cg_file = _save_npz(
+    cg_file = save_npz(
         out / f"{recipe.name}_cg.npz",
         positions=np.concatenate([p["positions"][::stride] for p in per_trajectory]),
         forces=np.concatenate([p["forces"][::stride] for p in per_trajectory]),
@@ -63,7 +66,7 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     allatom.save_dcd(str(aa_dcd))
     files = [cg_file, cg_pdb, aa_pdb, aa_dcd]
     if recipe.exchange_temperatures:
-        files.append(_save_ladders(recipe, out / f"{recipe.name}_ladders.npz", chunks_of))
+        files.append(_save_ladders(recipe, out / f"{recipe.name}_ladders.npz", per_trajectory))
     native = {}
     if recipe.native_cutoff is not None:
         native_file, native = _save_native(recipe, runner, out / f"{recipe.name}_native.pdb", per_trajectory)
@@ -97,39 +100,26 @@ def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) ->
     return files
 
 
-def _save_npz(path: Path, **arrays) -> Path:
-    """Write ``arrays`` compressed to ``path`` in one go (a cut-off write leaves the old file)."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
-def _save_ladders(recipe: Recipe, path: Path, chunks_of: list[list]) -> Path:
-    """The replica-exchange records of every trajectory (``chunks_of[t]``: its chunks), for
-    round trips and for following configurations through the ladder: ``walkers`` (which walker
-    sits at each rung at every saved frame, ``[frames, rungs]``), ``rung_positions`` (every
-    rung's beads every ``rung_record_interval`` ps, float16 with each centroid at the origin,
-    nm), ``record_walkers`` (the walkers at those records), the exchange ``attempts`` and
-    ``accepted`` per chunk and neighbour pair, and the lengths that split them by trajectory."""
-    stride = recipe.rung_record_stride
-
-    def joined(key: str, every: int | None = None) -> list[np.ndarray]:
-        return [np.concatenate([c[key][::every] if every else c[key] for c in chunks]) for chunks in chunks_of]
-
-    walkers = joined("walkers")
-    n_beads = chunks_of[0][0]["positions"].shape[1]
-    records = joined("rung_positions") if stride else [np.zeros((0, len(recipe.temperatures), n_beads, 3))] * len(chunks_of)
-    record_walkers = joined("walkers", stride) if stride else [w[:0] for w in walkers]
-    return _save_npz(
+def _save_ladders(recipe: Recipe, path: Path, per_trajectory: list[dict[str, np.ndarray]]) -> Path:
+    """The replica-exchange records of every trajectory, for round trips and for following
+    configurations through the ladder: ``walkers`` (which walker sits at each rung at every
+    saved frame, ``[frames, rungs]``), ``rung_positions`` (every rung's beads every
+    ``rung_record_interval`` ps, float16 with each centroid at the origin, nm; none when the
+    recipe keeps no records), ``record_walkers`` (the walkers at those records), the exchange
+    ``attempts`` and ``accepted`` per chunk and neighbour pair, and the lengths that split them
+    by trajectory."""
+    n_rungs, n_beads = len(recipe.temperatures), per_trajectory[0]["positions"].shape[1]
+    records = [p.get("rung_positions", np.zeros((0, n_rungs, n_beads, 3))) for p in per_trajectory]
+    record_walkers = [p.get("record_walkers", p["walkers"][:0]) for p in per_trajectory]
+    return save_npz(
         path,
-        walkers=np.concatenate(walkers).astype(np.int16),
-        walker_lengths=np.array([len(w) for w in walkers]),
+        walkers=np.concatenate([p["walkers"] for p in per_trajectory]).astype(np.int16),
+        walker_lengths=np.array([len(p["walkers"]) for p in per_trajectory]),
         rung_positions=centred_float16(np.concatenate(records)),
         record_walkers=np.concatenate(record_walkers).astype(np.int16),
         record_lengths=np.array([len(r) for r in records]),
-        attempts=np.array([[c["exchange_attempts"] for c in chunks] for chunks in chunks_of]),
-        accepted=np.array([[c["exchange_accepted"] for c in chunks] for chunks in chunks_of]),
+        attempts=np.array([p["exchange_attempts"] for p in per_trajectory]),
+        accepted=np.array([p["exchange_accepted"] for p in per_trajectory]),
         temperatures=np.array(recipe.temperatures),
         intervals=np.array(json.dumps({"walkers": recipe.save_interval, "rung_positions": recipe.rung_record_interval, "unit": "ps"})),
     )

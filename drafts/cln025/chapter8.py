@@ -378,63 +378,31 @@ md("""
 ## Exercises
 """)
 
-md("""
-:::{exercise} Without spread points
-:label: ex-ch8-spread
+def exercise(label, title, text):
+    """An exercise and its hidden solution, whose measured answer waits for the study."""
+    md(f":::{{exercise}} {title}\n:label: ex-ch8-{label}\n\n{text.strip()}\n:::")
+    md(f"```{{solution-start}} ex-ch8-{label}\n:class: dropdown\n```\n"
+       "(measured answer, written once the study has run on the complete data)\n```{solution-end}\n```")
 
+
+exercise("spread", "Without spread points", """
 Train the live student again on the teacher samples of the shipped slice only
 (`student_set["is_spread"] == False`) and simulate it the same way. Does it fold more or less
 than the live student with spread points, and why does the calibration above predict it?
-:::
 """)
 
-md("""
-```{solution-start} ex-ch8-spread
-:class: dropdown
-```
-(measured answer, written once the study has run on the complete data)
-```{solution-end}
-```
-""")
-
-md("""
-:::{exercise} Which part folds first?
-:label: ex-ch8-order
-
+exercise("order", "Which part folds first?", """
 Along the Flow-CGnet's Langevin paths, find each folding event (a passage from above 0.3 nm to
 below 0.15 nm) and compute Q of the two segments over the 50 ps before it. Which segment's
 contacts form first? Compare with the ground truth's non-native state, in which the turn is
 already formed.
-:::
 """)
 
-md("""
-```{solution-start} ex-ch8-order
-:class: dropdown
-```
-(measured answer, written once the study has run on the complete data)
-```{solution-end}
-```
-""")
-
-md("""
-:::{exercise} TICA's lag time
-:label: ex-ch8-lag
-
+exercise("lag", "TICA's lag time", """
 Refit TICA at lag times of 0.1, 0.5 and 2 ns and print the two slowest implied time scales.
 Do they level off with the lag, as the time scales of a Markovian process should? How many
 transitions between the folded and the non-native state does the plain MD hold, and what does
 that say about the errors of the slowest time scale?
-:::
-""")
-
-md("""
-```{solution-start} ex-ch8-lag
-:class: dropdown
-```
-(measured answer, written once the study has run on the complete data)
-```{solution-end}
-```
 """)
 
 md("""
