@@ -114,19 +114,19 @@ def test_the_dataset_is_the_chunks_until_assembled_then_the_shipped_files(tmp_pa
     assert chignolin.structures(tmp_path).n_frames == 2000 // 10 // datagen.CLN025.shipped_allatom_stride  # first ladder
 
 
-def test_plain_md_is_each_trajectorys_chunks_in_time_order(tmp_path):
+def test_plain_md_is_every_trajectory_that_has_its_chunk_in_order(tmp_path):
     from cgflow.datagen import CLN025_MD, chunk_path
 
     work = tmp_path / "_work" / "cln025_md"
     rng = np.random.default_rng(0)
-    written = {(t, c): rng.normal(size=(5, 10, 3)).astype(np.float32) for t, c in [(0, 0), (0, 1), (0, 3), (1, 0)]}
-    for (t, c), positions in written.items():
-        chunk_path(work, t, c).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(chunk_path(work, t, c), positions=positions)
+    written = {t: rng.normal(size=(5, 10, 3)).astype(np.float32) for t in [0, 1, 3]}
+    for t, positions in written.items():
+        chunk_path(work, t, 0).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(chunk_path(work, t, 0), positions=positions)
     paths = chignolin.plain_md(tmp_path)
-    # trajectory 0 stops at its first gap (chunk 2 is missing): chunks 0 and 1 only
-    assert CLN025_MD.n_trajectories == 2 and len(paths) == 2
-    assert np.array_equal(paths[0], np.concatenate([written[0, 0], written[0, 1]])) and np.array_equal(paths[1], written[1, 0])
+    # every trajectory with its chunk, in order; trajectory 2 is not there yet
+    assert CLN025_MD.chunks_per_trajectory == 1 and len(paths) == 3
+    assert all(np.array_equal(p, written[t]) for p, t in zip(paths, [0, 1, 3]))
     assert chignolin.plain_md(tmp_path / "nothing") == []
 
 

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("openmm")
 from cgflow import data, datagen, manifest  # noqa: E402
+from cgflow.analysis import rmsd  # noqa: E402
+from cgflow.datagen import starting  # noqa: E402
 from cgflow.cgmap import bead_groups  # noqa: E402
 
 TINY = dataclasses.replace(
@@ -237,13 +239,49 @@ def test_cln025_is_built_from_its_sequence():
     assert groups == [2, 2, 2, 2, 2, 2, 3, 2, 2, 2]
 
 
-def test_cln025_plain_md_recipe_builds_chignolin_and_keeps_no_ladder():
+def test_cln025_plain_md_recipe_builds_chignolin_and_starts_from_the_first_ladder():
     recipe = datagen.CLN025_MD
     assert recipe.builder == "cln025" and recipe.name == "cln025_md" and datagen.RECIPES["cln025_md"] is recipe
-    assert recipe.temperatures == (340.0,) and recipe.rung_record_stride is None
-    assert recipe.chunks_per_trajectory == 20 and recipe.frames_per_chunk == 1_000 and recipe.allatom_stride == 50
+    assert recipe.temperatures == (340.0,) and recipe.rung_record_stride is None and recipe.start_from == "cln025"
+    assert recipe.chunks_per_trajectory == 1 and recipe.frames_per_chunk == 500 and recipe.allatom_stride == 50
+    # one start per ns of the 40 ns ladder, at its middle: shipped all-atom frames (50 ps apart) 10, 30, ...
+    starts = [starting.source_frame(recipe, t) for t in range(recipe.n_trajectories)]
+    assert starts == list(range(10, 800, 20))
+    assert starting.source_time(recipe, 0) == 500.0 and starting.source_time(recipe, 39) == 39_500.0
+    with pytest.raises(ValueError, match="no 40"):
+        starting.source_frame(recipe, 40)
     runner = datagen.RecipeRunner(recipe)
     assert "".join(r.code for r in runner.md_topology.residues) == "YYDPETGTWY" and len(runner.bead_atoms) == 10
+
+
+TINY_MD = dataclasses.replace(
+    TINY, name="ala2_md", molecule="ala2", trajectory_length=0.4, chunk_length=0.4, exchange_temperatures=(), start_from="ala2"
+)
+
+
+def test_plain_md_starts_from_the_same_frames_before_and_after_its_source_is_assembled(generated, tmp_path, monkeypatch):
+    workdir, data_dir = generated
+    monkeypatch.setitem(datagen.RECIPES, "ala2", TINY)  # the source is the tiny ladders
+    topology = datagen.RecipeRunner(TINY_MD).md_topology
+    # two trajectories over 4 ps of the first ladder: the shipped frames at 1 and 3 ps
+    assert [starting.source_time(TINY_MD, t) for t in range(2)] == [1.0, 3.0]
+    before = tmp_path / "before"
+    (before / "_work").mkdir(parents=True)
+    (before / "_work" / "ala2").symlink_to(workdir)
+    shipped = data.load_allatom("ala2", directory=data_dir).xyz
+    for t in range(2):
+        from_chunks = starting.start_positions(TINY_MD, before, t, topology)
+        assert np.array_equal(from_chunks, starting.start_positions(TINY_MD, data_dir, t, topology))
+        assert np.array_equal(from_chunks, shipped[[1, 3][t]])
+    with pytest.raises(FileNotFoundError, match="at 3 ps.*generate ala2 first"):
+        starting.start_positions(TINY_MD, tmp_path / "empty", 1, topology)
+    # the trajectories run from them, and the dataset says where each started
+    written = datagen.generate(TINY_MD, tmp_path / "md_work", data_dir, processes=1)
+    assert len(written) > 0
+    sampling = manifest.read_manifest(data_dir)["ala2_md"]["provenance"]["sampling"]
+    assert sampling["start_times_ps"] == [1.0, 3.0] and "ala2's first ladder" in sampling["method"]
+    first = np.load(datagen.chunk_path(tmp_path / "md_work", 0, 0))["allatom_positions"][0]  # after 1.2 ps
+    assert 0.0 < rmsd(first[None], shipped[1])[0] < 0.1  # nm, superposed: it moved, from there
 
 
 def test_a_deadline_stops_between_chunks_and_nothing_is_assembled(tmp_path):

@@ -21,6 +21,7 @@ from ..manifest import update_manifest
 from .exchange import round_trips
 from .recipes import Recipe
 from .running import RecipeRunner, chunk_path, completed_chunks
+from .starting import source_time
 
 
 def assemble(recipe: Recipe, workdir: Path, data_dir: Path, generation: dict) -> list[Path]:
@@ -149,6 +150,11 @@ def _save_native(recipe: Recipe, runner: RecipeRunner, path: Path, per_trajector
 def _sampling(recipe: Recipe, per_trajectory: list[dict[str, np.ndarray]]) -> dict:
     """How the saved frames were sampled: plain MD, or replica exchange with its ladder,
     acceptance per neighbour pair and round trips per trajectory."""
+    if not recipe.exchange_temperatures and recipe.start_from is not None:
+        return {
+            "method": f"molecular dynamics at the recipe's temperature, each trajectory from a frame of {recipe.start_from}'s first ladder",
+            "start_times_ps": [source_time(recipe, t) for t in range(recipe.n_trajectories)],
+        }
     if not recipe.exchange_temperatures:
         return {"method": "molecular dynamics at the recipe's temperature"}
     attempts = sum(p["exchange_attempts"].sum(0) for p in per_trajectory)

@@ -26,7 +26,7 @@ def generate(recipe: Recipe, workdir: Path, data_dir: Path, processes: int, only
     unknown = [t for t in chosen if not 0 <= t < recipe.n_trajectories]
     if unknown:
         raise ValueError(f"{recipe.name} has trajectories 0..{recipe.n_trajectories - 1}; no {unknown}")
-    jobs = [(recipe, workdir, t, deadline) for t in chosen]
+    jobs = [(recipe, workdir, t, deadline, data_dir) for t in chosen]
     if processes > 1:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             speeds = pool.starmap(run_trajectory, jobs)

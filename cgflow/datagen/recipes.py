@@ -38,6 +38,7 @@ class Recipe:
     shipped_frame_stride: int = 1  # the dataset keeps every k-th saved CG frame (the chunks keep all)
     shipped_allatom_stride: int = 1  # and every k-th stored all-atom frame (of the first trajectory)
     native_cutoff: float | None = None  # nm: ship the native structure read off the data (see assembling)
+    start_from: str | None = None  # plain MD from this exchange dataset's frames (see starting); None = built structure
 
     @property
     def builder(self) -> str:
@@ -152,24 +153,30 @@ CLN025 = Recipe(
 )
 
 #: Continuous dynamics of CLN025 for TICA (chapter 8): replica-exchange frames are no time
-#: series. Two plain trajectories of 40 ns at 340 K (where the ladders find folded and unfolded
-#: states both populated), from the built hairpin with different seeds; CG frames every 2 ps,
-#: all-atom frames every 100 ps (the dataset ships every fifth). Chunks of 2 ns (about 8 minutes
-#: on one core).
+#: series. Forty plain trajectories of 1 ns at 340 K, each from a 340 K frame of the first
+#: ladder of ``cln025`` (one per ns of it, so they start in the folded, non-native and unfolded
+#: states in their equilibrium proportions; velocities Maxwell-Boltzmann, 10 ps discarded): short
+#: trajectories from equilibrium estimate TICA's covariances without bias (``starting``), and a
+#: first recipe of two 40 ns trajectories from the built hairpin spent 21 of its first 24 ns in the
+#: non-native basin. CG frames every 2 ps, all-atom frames every 100 ps. One chunk per trajectory
+#: (about 4 minutes on one core).
 CLN025_MD = replace(
     CLN025,
     name="cln025_md",
     molecule="cln025",
-    description="CLN025 (YYDPETGTWY), AMBER ff99SB-ILDN, OBC implicit solvent, 340 K, plain MD",
-    trajectory_length=40_000.0,
-    chunk_length=2_000.0,
+    description="CLN025 (YYDPETGTWY), AMBER ff99SB-ILDN, OBC implicit solvent, 340 K, plain MD from the cln025 ladders' frames",
+    n_trajectories=40,
+    trajectory_length=1_000.0,
+    chunk_length=1_000.0,
     save_interval=2.0,
     allatom_interval=100.0,
+    equilibration=10.0,
     exchange_temperatures=(),
     rung_record_interval=None,
     shipped_frame_stride=1,
-    shipped_allatom_stride=5,
+    shipped_allatom_stride=1,
     native_cutoff=None,
+    start_from="cln025",
 )
 
 RECIPES = {recipe.name: recipe for recipe in (ALA2, CLN025, CLN025_MD)}

@@ -57,22 +57,27 @@ class RecipeRunner:
         properties = {"Threads": "1"} if recipe.platform == "CPU" else {}  # one process per core instead
         return app.Simulation(self.topology, self.system(), integrator, platform, properties)
 
-    def _thermalised(self, seed: int, velocity_seed: int, temperature: float | None = None) -> app.Simulation:
-        """A simulation at the minimised structure with Maxwell-Boltzmann velocities."""
+    def _thermalised(self, seed: int, velocity_seed: int, temperature: float | None = None, positions: np.ndarray | None = None) -> app.Simulation:
+        """A simulation with Maxwell-Boltzmann velocities at ``positions`` (nm, used as they
+        are) or, by default, at the minimised built structure."""
         simulation = self.simulation(seed, temperature)
-        simulation.context.setPositions(self.initial_positions)
-        simulation.minimizeEnergy()
+        if positions is None:
+            simulation.context.setPositions(self.initial_positions)
+            simulation.minimizeEnergy()
+        else:
+            simulation.context.setPositions(positions)
         simulation.context.setVelocitiesToTemperature((temperature or self.recipe.temperature) * unit.kelvin, velocity_seed)
         return simulation
 
-    def equilibrated_states(self, trajectory: int) -> list[openmm.State]:
-        """One state per rung of the ladder: the minimised structure, Maxwell-Boltzmann
-        velocities and ``recipe.equilibration`` ps of MD at the rung's temperature."""
+    def equilibrated_states(self, trajectory: int, start: np.ndarray | None = None) -> list[openmm.State]:
+        """One state per rung of the ladder: the minimised structure (or the positions
+        ``start``, nm), Maxwell-Boltzmann velocities and ``recipe.equilibration`` ps of MD at
+        the rung's temperature."""
         recipe = self.recipe
         states = []
         for rung, temperature in enumerate(recipe.temperatures):
             seeds = _seed(recipe, trajectory, -1, rung), _seed(recipe, trajectory, -2, rung)
-            simulation = self._thermalised(*seeds, temperature)
+            simulation = self._thermalised(*seeds, temperature, start)
             simulation.step(_whole(recipe.equilibration / recipe.time_step, "equilibration / time step"))
             states.append(simulation.context.getState(getPositions=True, getVelocities=True))
         return states
@@ -169,17 +174,24 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.replace(partial, path)
 
 
-def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int, deadline: float | None = None) -> float:
+def run_trajectory(recipe: Recipe, workdir: Path, trajectory: int, deadline: float | None = None,
+                   data_dir: Path = Path("data")) -> float:
     """Run (or continue) one trajectory to its full length; returns the speed in ns/day. With
     a ``deadline`` (``time.time()``, s) it starts no chunk that would end after it, judging
     by the previous chunk of this run (the first always starts): a session of limited length
-    then stops between chunks and loses nothing."""
+    then stops between chunks and loses nothing. A recipe with ``start_from`` starts from
+    that dataset's frames in ``data_dir`` (:mod:`.starting`)."""
     runner = RecipeRunner(recipe)
     done = completed_chunks(recipe, workdir, trajectory)
     if done == recipe.chunks_per_trajectory:
         return float("nan")
     if done == 0:
-        states, walkers = runner.equilibrated_states(trajectory), np.arange(len(recipe.temperatures))
+        start = None
+        if recipe.start_from is not None:
+            from .starting import start_positions  # here: starting reads chunks with this module
+
+            start = start_positions(recipe, data_dir, trajectory, runner.md_topology)
+        states, walkers = runner.equilibrated_states(trajectory, start), np.arange(len(recipe.temperatures))
     else:
         with np.load(chunk_path(workdir, trajectory, done - 1)) as previous:
             states, walkers = _final_states(previous), previous["walkers"][-1]

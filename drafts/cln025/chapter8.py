@@ -175,14 +175,16 @@ the C-alpha distances of residues at least three apart) whose autocorrelation at
 $\\tau$ decays most slowly: the directions of the slowest processes. It needs a time
 series, and replica-exchange frames at 340 K are not one (each comes from whichever replica
 sits at the cold rung). The data therefore include plain all-atom dynamics at 340 K
-(`python -m cgflow.datagen cln025_md`), on which TICA is fitted; every ensemble, all-atom or
+(`python -m cgflow.datagen cln025_md`): forty trajectories of 1 ns, each started from a 340 K
+frame of the first ladder, so that together they start in equilibrium and every pair of
+frames a lag apart is an equilibrium pair. TICA is fitted on them; every ensemble, all-atom or
 CG, is then projected onto the same two components, as in the paper.
 """)
 
 code("""
 md_paths = chignolin.plain_md()                                   # [frames, 10, 3] per trajectory, every 2 ps
 features = [analysis.pairwise_distance_features(path, min_separation=3) for path in md_paths]
-lag_frames = 250                                                  # 0.5 ns
+lag_frames = 50                                                   # 0.1 ns
 tica = analysis.fit_tica(features, lagtime=lag_frames)
 print(f"{len(md_paths)} plain trajectories, {sum(map(len, md_paths)) * 0.002:.0f} ns; slowest TICA time scales:",
       np.round(tica.timescales(lag_frames)[:2] * 0.002, 1), "ns")
