@@ -65,23 +65,32 @@ def timed(function, seconds: float, device: torch.device) -> float:
 
 
 def rates(model: cgnet.CGNet, masses, positions: np.ndarray, replicas: int, time_step: float, seconds: float, device,
-          compiled: bool = False) -> tuple[float, float]:
+          compiled: bool = False, rounds: int = 3) -> tuple[float, float, float]:
     """(replica-steps per second of the simulator, frames per second of the bare networks'
-    energy and input gradient) at ``replicas`` replicas started from ``positions`` (nm); with
-    ``compiled``, the simulator uses :meth:`cgflow.cgnet.CGNet.compiled_force_field`."""
+    energy and input gradient, sim/bare) at ``replicas`` replicas started from ``positions``
+    (nm); with ``compiled``, the simulator uses :meth:`cgflow.cgnet.CGNet.compiled_force_field`.
+    The two are timed alternately in ``rounds`` rounds of ``seconds / rounds`` each; the
+    medians of the rates and of the rounds' ratios are returned: this machine's speed drifts by
+    tens of percent within a minute, and a ratio of two measurements taken apart carries it. Each simulator call runs 100 steps,
+    so that the force evaluation a run starts with costs 1 % (20 steps made it 5 %)."""
     start = torch.as_tensor(positions[np.arange(replicas) % len(positions)], dtype=torch.float32, device=device)
     force_field = model.compiled_force_field() if compiled else model.energy_and_forces
     simulation = simulate.LangevinSimulation(force_field, masses, temperature=model.config.temperature,
                                              time_step=time_step, device=device, progress=False)
-    chunk = 20
-    steps_per_second = chunk * timed(lambda: simulation.run(start, chunk, save_every=chunk), seconds, device)
+    steps = 100
     features = torch.randn(replicas, model.featurizer.size, device=device)
 
     def bare():
         x = features.clone().requires_grad_(True)
         torch.autograd.grad(model.network(x).mean(0).sum(), x)
 
-    return replicas * steps_per_second, replicas * timed(bare, seconds, device)
+    measured = np.array([
+        (steps * timed(lambda: simulation.run(start, steps, save_every=steps), seconds / rounds, device),
+         timed(bare, seconds / rounds, device))
+        for _ in range(rounds)
+    ])
+    rate, bare_rate = replicas * np.median(measured, axis=0)
+    return float(rate), float(bare_rate), float(np.median(measured[:, 0] / measured[:, 1]))
 
 
 def chignolin_chains(runner, n: int = 2000) -> np.ndarray:
@@ -122,9 +131,9 @@ def main() -> None:
     best = (0.0, 1)
     replicas = 1
     while replicas <= args.max_replicas:
-        rate, bare_rate = rates(model, dataset.masses, dataset.positions, replicas, 0.002, args.seconds, device)
+        rate, bare_rate, ratio = rates(model, dataset.masses, dataset.positions, replicas, 0.002, args.seconds, device)
         net_gflops = bare_rate * flops / 1e9
-        print(f"{replicas:>8} {rate:>16.0f} {bare_rate:>18.0f} {rate / bare_rate:>9.2f} {net_gflops:>12.1f} {net_gflops / peak:>9.1%}")
+        print(f"{replicas:>8} {rate:>16.0f} {bare_rate:>18.0f} {ratio:>9.2f} {net_gflops:>12.1f} {net_gflops / peak:>9.1%}")
         if rate > best[0]:
             best = (rate, replicas)
         replicas *= 4
@@ -143,13 +152,13 @@ def main() -> None:
     speeds = {}
     for replicas in sorted({16, 128, best[1], min(1024, args.max_replicas)}):  # 16, 128: the study's batches; 1,024: the criterion's
         for compiled in (False, True):
-            rate10, bare10 = rates(model10, np.full(10, 12.011), chains, replicas, 0.004, args.seconds, device, compiled)
+            rate10, _, ratio10 = rates(model10, np.full(10, 12.011), chains, replicas, 0.004, args.seconds, device, compiled)
             speeds[replicas, compiled] = ns_per_day(rate10 * 0.004, 1.0)
             print(f"CG chignolin at {replicas} replicas{', compiled' if compiled else ''}: {speeds[replicas, compiled]:.0f} ns/day in total"
-                  f" (4 fs steps); sim/bare {rate10 / bare10:.2f}")
+                  f" (4 fs steps); sim/bare {ratio10:.2f}")
     cg10 = max(speeds.values())
     single = cgnet.CGNet.from_data(chains, dataclasses.replace(config10, members=1)).to(device)
-    rate1, _ = rates(single, np.full(10, 12.011), chains, min(1024, args.max_replicas), 0.004, args.seconds, device)
+    rate1, _, _ = rates(single, np.full(10, 12.011), chains, min(1024, args.max_replicas), 0.004, args.seconds, device)
     cg1 = ns_per_day(rate1 * 0.004, 1.0)
     print(f"  the same with one network instead of {config10.members}: {cg1:.0f} ns/day in total")
     aa10 = runner.speed(picoseconds=40.0)

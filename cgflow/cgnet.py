@@ -66,19 +66,35 @@ class ChainGeometry(nn.Module):
         }
 
 
-class HarmonicTerms(nn.Module):
+class ColumnTerms(nn.Module):
+    """Prior terms on some ``columns`` of one geometry array. Consecutive columns (bonds, all
+    angles, pairs beyond a separation: ``ChainGeometry`` orders pairs by separation) are taken
+    as a slice, whose backward pass is a copy, not the scatter-add of a gather."""
+
+    def __init__(self, columns: np.ndarray):
+        super().__init__()
+        self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long))
+        c = np.asarray(columns)
+        consecutive = len(c) > 0 and np.array_equal(c, np.arange(c[0], c[0] + len(c)))
+        self.span = slice(int(c[0]), int(c[0]) + len(c)) if consecutive else None
+
+    def pick(self, values: torch.Tensor) -> torch.Tensor:
+        """The term's columns ``[batch, len(columns)]`` of ``values`` ``[batch, n]``."""
+        return values[:, self.span] if self.span is not None else values[:, self.columns]
+
+
+class HarmonicTerms(ColumnTerms):
     """``sum_k stiffness_k / 2 (q_k - q0_k)^2`` over bonds (nm; kJ/mol/nm^2) or angles
     (rad; kJ/mol/rad^2). Boltzmann inversion: ``q0`` is the mean and ``stiffness = kT / var``
     of the training data, exact for a Gaussian distribution of ``q``. ``columns`` select the
     coordinates from the geometry's ``"distances"`` (bonds) or ``"angles"``."""
 
     def __init__(self, kind: str, columns: np.ndarray):
-        super().__init__()
         if kind not in ("bond", "angle"):
             raise ValueError(f"kind must be 'bond' or 'angle', got {kind!r}")
+        super().__init__(columns)
         self.kind = kind
         self.key = "distances" if kind == "bond" else "angles"
-        self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long))
         self.register_buffer("q0", torch.zeros(len(columns)))
         self.register_buffer("stiffness", torch.zeros(len(columns)))
 
@@ -86,7 +102,7 @@ class HarmonicTerms(nn.Module):
         """Boltzmann inversion at ``temperature`` (K): ``q0`` the mean (nm or rad), stiffness
         ``kT / variance`` (kJ/mol/nm^2 or kJ/mol/rad^2); refuses coordinates that do not vary."""
         with torch.no_grad():
-            q = geometry[self.key][:, self.columns]
+            q = self.pick(geometry[self.key])
             variance = q.var(0)
             frozen = torch.nonzero(variance <= 1e-12 * q.mean(0).abs().clamp_min(1.0)).flatten().tolist()
             if frozen:
@@ -98,7 +114,7 @@ class HarmonicTerms(nn.Module):
         return self
 
     def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (0.5 * self.stiffness * (geometry[self.key][:, self.columns] - self.q0) ** 2).sum(-1)
+        return (0.5 * self.stiffness * (self.pick(geometry[self.key]) - self.q0) ** 2).sum(-1)
 
 
 class DihedralTerms(nn.Module):
@@ -138,14 +154,13 @@ class DihedralTerms(nn.Module):
         return (self.cos_coefficients * torch.cos(phase) + self.sin_coefficients * torch.sin(phase)).sum((-1, -2))
 
 
-class RepulsionTerms(nn.Module):
+class RepulsionTerms(ColumnTerms):
     """``sum_ij kT (sigma_ij / r_ij)^6`` in kJ/mol over non-bonded bead pairs (``columns`` of
     the geometry's distances): excluded volume for C-alpha models. ``sigma_ij`` is the
     smallest distance of the pair in the training data, where the repulsion is then kT."""
 
     def __init__(self, columns: np.ndarray, temperature: float = 300.0):
-        super().__init__()
-        self.register_buffer("columns", torch.as_tensor(columns, dtype=torch.long))
+        super().__init__(columns)
         self.register_buffer("sigma", torch.zeros(len(columns)))
         self.register_buffer("epsilon", torch.tensor(kT(temperature)))
 
@@ -153,17 +168,17 @@ class RepulsionTerms(nn.Module):
         """``sigma`` the closest approach of each pair in the data (nm), ``epsilon`` kT at
         ``temperature`` (K, in kJ/mol)."""
         with torch.no_grad():
-            self.sigma.copy_(geometry["distances"][:, self.columns].min(0).values)
+            self.sigma.copy_(self.pick(geometry["distances"]).min(0).values)
             self.epsilon.fill_(kT(temperature))
         return self
 
     def forward(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (self.epsilon * (self.sigma / geometry["distances"][:, self.columns]) ** 6).sum(-1)
+        return (self.epsilon * (self.sigma / self.pick(geometry["distances"])) ** 6).sum(-1)
 
     def clear(self, geometry: dict[str, torch.Tensor]) -> torch.Tensor:
         """True ``[batch]`` where every pair is at least ``sigma`` apart: inside the distances
         the fitted data reach, where the repulsion is at most kT per pair."""
-        return (geometry["distances"][:, self.columns].to(self.sigma.dtype) >= self.sigma).all(-1)  # in sigma's precision
+        return (self.pick(geometry["distances"]).to(self.sigma.dtype) >= self.sigma).all(-1)  # in sigma's precision
 
 
 def nonbonded_pairs(n_beads: int, min_separation: int) -> np.ndarray:

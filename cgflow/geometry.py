@@ -62,10 +62,11 @@ def dihedral_of_bonds(b0: torch.Tensor, b1: torch.Tensor, b2: torch.Tensor) -> t
     """Signed dihedral angle in radians in (-pi, pi] ``[...]`` of three consecutive bond vectors
     ``[..., 3]`` (b0 = x1 - x0, b1 = x2 - x1, b2 = x3 - x2; IUPAC convention: 180 degrees for a
     trans, planar zig-zag)."""
+    # atan2(|b1| b0 . n2, n1 . n2) with the normals n1 = b0 x b1, n2 = b1 x b2 (Blondel and
+    # Karplus, J. Comput. Chem. 1996, 17, 1132): two cross products, no division.
     n1 = torch.cross(b0, b1, dim=-1)
     n2 = torch.cross(b1, b2, dim=-1)
-    m1 = torch.cross(b1 / torch.linalg.vector_norm(b1, dim=-1, keepdim=True), n1, dim=-1)
-    return torch.atan2((m1 * n2).sum(-1), (n1 * n2).sum(-1))
+    return torch.atan2(torch.linalg.vector_norm(b1, dim=-1) * (b0 * n2).sum(-1), (n1 * n2).sum(-1))
 
 
 def angles(positions, triples) -> torch.Tensor:

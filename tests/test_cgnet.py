@@ -163,6 +163,21 @@ def test_repulsion_is_kT_at_the_closest_distance_seen():
     np.testing.assert_allclose(terms.sigma.numpy(), closest.numpy())
 
 
+def test_consecutive_prior_columns_are_sliced_and_give_what_gathering_them_gives():
+    x = torch.tensor(random_chains(200, n_beads=6, seed=8), requires_grad=True)
+    prior = cgnet.Prior(6, repulsion_min_separation=3).fit(x.detach(), T)
+    bonds, angles, _, repulsion = prior.terms
+    assert (bonds.span, angles.span, repulsion.span) == (slice(0, 5), slice(0, 4), slice(9, 15))  # pairs of separation 3-5
+    assert cgnet.ColumnTerms(np.array([0, 2])).span is None
+    sliced = prior(x)
+    (sliced_gradient,) = torch.autograd.grad(sliced.sum(), x)
+    for term in (bonds, angles, repulsion):
+        term.span = None  # gather the same columns
+    gathered = prior(x)
+    (gathered_gradient,) = torch.autograd.grad(gathered.sum(), x)
+    assert torch.equal(sliced, gathered) and torch.equal(sliced_gradient, gathered_gradient)
+
+
 def test_a_chain_is_clear_of_the_repulsion_only_where_the_fitted_data_reach():
     fitted, other = random_chains(500, n_beads=6, seed=6), random_chains(500, n_beads=6, seed=7)
     prior = cgnet.Prior(6, repulsion_min_separation=3).fit(torch.tensor(fitted), T)
