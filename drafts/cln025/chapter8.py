@@ -191,13 +191,16 @@ print(f"{len(md_paths)} plain trajectories, {sum(map(len, md_paths)) * 0.002:.0f
 """)
 
 code("""
+md_rmsd = [analysis.rmsd(path, reference) for path in md_paths]
+crossing = [d for d in md_rmsd if d.min() < chignolin.FOLDED < d.max()]
 fig, ax = plt.subplots(figsize=(8, 2.6))
-for index, path in enumerate(md_paths):
-    ax.plot(np.arange(len(path)) * 0.002, analysis.rmsd(path, reference), lw=0.5, label=f"trajectory {index}")
+for d in md_rmsd:
+    crosses = d.min() < chignolin.FOLDED < d.max()
+    ax.plot(np.arange(len(d)) * 0.002, d, lw=0.8 if crosses else 0.4, color="C3" if crosses else "0.6")
 ax.axhline(chignolin.FOLDED, color="k", ls="--", lw=0.8)
-ax.set_xlabel("time (ns)")
+ax.set_xlabel("time since the start (ns)")
 ax.set_ylabel("C-alpha RMSD (nm)")
-ax.legend()
+ax.set_title(f"{len(md_rmsd)} plain trajectories from 340 K ladder frames; {len(crossing)} cross the folded cut (red)")
 plt.show()
 """, tags=("hide-input",))
 
@@ -401,10 +404,10 @@ already formed.
 """)
 
 exercise("lag", "TICA's lag time", """
-Refit TICA at lag times of 0.1, 0.5 and 2 ns and print the two slowest implied time scales.
-Do they level off with the lag, as the time scales of a Markovian process should? How many
-transitions between the folded and the non-native state does the plain MD hold, and what does
-that say about the errors of the slowest time scale?
+Refit TICA at lag times of 20, 50, 100 and 200 ps and print the two slowest implied time
+scales. Do they level off with the lag, as the time scales of a Markovian process should? How
+many of the 1 ns trajectories cross between the folded and the non-native state, and what does
+that say about how well the slowest time scale (nanoseconds) can be estimated from them?
 """)
 
 md("""
