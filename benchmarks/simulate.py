@@ -71,8 +71,9 @@ def rates(model: cgnet.CGNet, masses, positions: np.ndarray, replicas: int, time
     (nm); with ``compiled``, the simulator uses :meth:`cgflow.cgnet.CGNet.compiled_force_field`.
     The two are timed alternately in ``rounds`` rounds of ``seconds / rounds`` each; the
     medians of the rates and of the rounds' ratios are returned: this machine's speed drifts by
-    tens of percent within a minute, and a ratio of two measurements taken apart carries it. Each simulator call runs 100 steps,
-    so that the force evaluation a run starts with costs 1 % (20 steps made it 5 %)."""
+    tens of percent within a minute, and a ratio of two measurements taken apart carries it.
+    Each simulator call runs 100 steps, so that the force evaluation a run starts with costs
+    1 % (20 steps made it 5 %)."""
     start = torch.as_tensor(positions[np.arange(replicas) % len(positions)], dtype=torch.float32, device=device)
     force_field = model.compiled_force_field() if compiled else model.energy_and_forces
     simulation = simulate.LangevinSimulation(force_field, masses, temperature=model.config.temperature,

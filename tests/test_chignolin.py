@@ -130,6 +130,24 @@ def test_plain_md_is_every_trajectory_that_has_its_chunk_in_order(tmp_path):
     assert chignolin.plain_md(tmp_path / "nothing") == []
 
 
+def test_plain_md_joins_a_trajectorys_chunks_up_to_its_first_gap(tmp_path, monkeypatch):
+    import dataclasses
+
+    from cgflow import datagen
+
+    monkeypatch.setattr(datagen, "CLN025_MD", dataclasses.replace(datagen.CLN025_MD, n_trajectories=2, trajectory_length=4_000.0))
+    work = tmp_path / "_work" / "cln025_md"
+    rng = np.random.default_rng(0)
+    written = {(t, c): rng.normal(size=(5, 10, 3)).astype(np.float32) for t, c in [(0, 0), (0, 1), (0, 3), (1, 0)]}
+    for (t, c), positions in written.items():
+        datagen.chunk_path(work, t, c).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(datagen.chunk_path(work, t, c), positions=positions)
+    paths = chignolin.plain_md(tmp_path)
+    # trajectory 0 stops at its first gap (chunk 2 is missing): chunks 0 and 1 only
+    assert len(paths) == 2
+    assert np.array_equal(paths[0], np.concatenate([written[0, 0], written[0, 1]])) and np.array_equal(paths[1], written[1, 0])
+
+
 def test_plain_md_comes_from_the_shipped_dataset_once_assembled(tmp_path):
     pytest.importorskip("openmm")
     import dataclasses

@@ -150,13 +150,13 @@ def _save_native(recipe: Recipe, runner: RecipeRunner, path: Path, per_trajector
 def _sampling(recipe: Recipe, per_trajectory: list[dict[str, np.ndarray]]) -> dict:
     """How the saved frames were sampled: plain MD, or replica exchange with its ladder,
     acceptance per neighbour pair and round trips per trajectory."""
-    if not recipe.exchange_temperatures and recipe.start_from is not None:
+    if not recipe.exchange_temperatures:
+        if recipe.start_from is None:
+            return {"method": "molecular dynamics at the recipe's temperature"}
         return {
             "method": f"molecular dynamics at the recipe's temperature, each trajectory from a frame of {recipe.start_from}'s first ladder",
             "start_times_ps": [source_time(recipe, t) for t in range(recipe.n_trajectories)],
         }
-    if not recipe.exchange_temperatures:
-        return {"method": "molecular dynamics at the recipe's temperature"}
     attempts = sum(p["exchange_attempts"].sum(0) for p in per_trajectory)
     accepted = sum(p["exchange_accepted"].sum(0) for p in per_trajectory)
     return {
