@@ -8,7 +8,13 @@ ladders): folded fraction with its error over walkers, the fraction beyond 0.4 n
 of the RMSD free energy, and folding and unfolding events in plain Langevin dynamics; then
 each method's mean and standard deviation of the folded fraction over seeds.
 
-    python benchmarks/cln025_models.py [--folder DIR] [--fast]
+    python benchmarks/cln025_models.py [--folder DIR] [--fast] [--kinds flow_cgnet cgnet] [--seeds 0 1 2]
+
+With ``--kinds`` or ``--seeds``, only those students are trained, simulated and scored (nothing
+is exported): parts of the study can then run side by side, one single-threaded process per
+core, e.g. ``--kinds cgnet`` beside ``--kinds flow_cgnet --seeds 0`` (the teacher and the
+calibration), then the other Flow-CGnet seeds in two processes; a last run without them finds
+every stage cached, scores the ground truth and exports.
 """
 
 from __future__ import annotations
@@ -26,9 +32,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=cln025_study.RESULTS)
     parser.add_argument("--fast", action="store_true", help="tiny simulations (with CGFLOW_FAST=1 also tiny training)")
+    parser.add_argument("--kinds", nargs="+", choices=cln025_study.KINDS, help="only these students (no export)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these seeds (no export)")
     args = parser.parse_args()
     frames = chignolin.dataset()
     study = Study(frames, args.folder, Settings.fast() if args.fast else Settings())
+    if args.kinds or args.seeds:
+        for kind, models in study.models(tuple(args.kinds or cln025_study.KINDS), tuple(args.seeds) if args.seeds else None).items():
+            print(f"{kind}: seeds {sorted(models)} trained, simulated and scored in {args.folder / 'study.json'}")
+        return
     study.score("ground_truth", frames.positions[None], n_blocks=10)
     for path in study.export():
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

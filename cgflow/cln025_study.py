@@ -66,6 +66,8 @@ TEMPERING_RANGE = (340.0, 500.0)
 #: Langevin time step of the plain CG simulations (ps): C-alpha beads of 12 amu and bonds of
 #: ~100 kJ/mol/nm^2 per kT allow 4 fs (measured stable over 32 ns).
 LANGEVIN_TIME_STEP = 0.004
+#: The kinds of student: Flow-CGnet (flow-matching) and CGnet (force matching, the baseline).
+KINDS = ("flow_cgnet", "cgnet")
 #: Where the shipped results live (in the repository).
 RESULTS = Path(__file__).resolve().parent.parent / "data" / "results" / "cln025"
 #: Teacher samples and student-set points that :meth:`Study.export` ships for chapter 8.
@@ -140,11 +142,19 @@ class Study:
         return self.folder / "cache" / name
 
     def _save_row(self, key: str, name: str, **values) -> None:
-        self.rows = [row for row in self.rows if row.get(key) != name] + [{key: name, "date": time.strftime("%Y-%m-%d"), **values}]
-        settings = {**dataclasses.asdict(self.settings), "n_train": len(self.train), "tempering_range": TEMPERING_RANGE,
-                    "spread_grid": spread_grid(), **presets.flow_matching_settings()}
-        settings.pop("spread_points")  # calibrated: the "spread" stage's row
-        presets.save_benchmark_record(self.folder / "study.json", settings, self.rows)
+        """Record a row in ``study.json``, merged with the rows that other processes of the same
+        study (:meth:`models` of other kinds or seeds) have written since this one read them."""
+        import fcntl  # POSIX; the study's parallel processes run on Linux or macOS
+
+        path = self.folder / "study.json"
+        with open(self._cached("study.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+            stored = json.loads(path.read_text())["rows"] if path.exists() else []
+            self.rows = [row for row in stored if row.get(key) != name] + [{key: name, "date": time.strftime("%Y-%m-%d"), **values}]
+            settings = {**dataclasses.asdict(self.settings), "n_train": len(self.train), "tempering_range": TEMPERING_RANGE,
+                        "spread_grid": spread_grid(), **presets.flow_matching_settings()}
+            settings.pop("spread_points")  # calibrated: the "spread" stage's row
+            presets.save_benchmark_record(path, settings, self.rows)
 
     def row(self, key: str, name: str) -> dict:
         """The recorded row ``{key: name, ...}``."""
@@ -270,14 +280,23 @@ class Study:
         self._save_row("model", name, **row)
         return row
 
-    def models(self) -> dict[str, dict[int, CGNet]]:
-        """Every student of the study, simulated and scored: ``{"flow_cgnet": {seed: model},
-        "cgnet": {seed: model}}`` (Flow-CGnets with the calibrated :meth:`spread`)."""
-        n_spread = self.spread()
-        models = {"flow_cgnet": {}, "cgnet": {}}
-        for seed in self.settings.seeds:
-            for kind, model, name in (("flow_cgnet", self.flow_cgnet(n_spread, seed), flow_cgnet_name(n_spread, seed)),
-                                      ("cgnet", self.cgnet(seed), cgnet_name(seed))):
+    def models(self, kinds: tuple[str, ...] = KINDS, seeds: tuple[int, ...] | None = None) -> dict[str, dict[int, CGNet]]:
+        """The students of ``kinds`` (of :data:`KINDS`) and ``seeds`` (default: the settings'),
+        simulated and scored: ``{kind: {seed: model}}`` (Flow-CGnets with the calibrated
+        :meth:`spread`). Parts of a study can run in parallel processes on the same folder
+        (e.g. the CGnets in one, the Flow-CGnets in another: the CGnets need no teacher); start
+        other seeds' Flow-CGnets only once the calibration is cached, or both processes make it."""
+        seeds = self.settings.seeds if seeds is None else seeds
+        unknown = (set(kinds) - set(KINDS)) | {f"seed {seed}" for seed in set(seeds) - set(self.settings.seeds)}
+        if unknown:
+            raise ValueError(f"not in the study: {sorted(map(str, unknown))}; its kinds are {KINDS}, its seeds {self.settings.seeds}")
+        n_spread = self.spread() if "flow_cgnet" in kinds else None
+        students = {"flow_cgnet": lambda seed: (self.flow_cgnet(n_spread, seed), flow_cgnet_name(n_spread, seed)),
+                    "cgnet": lambda seed: (self.cgnet(seed), cgnet_name(seed))}
+        models = {kind: {} for kind in kinds}
+        for seed in seeds:
+            for kind in kinds:
+                model, name = students[kind](seed)
                 simulations = self.simulations(name, model, langevin=True)
                 self.score(name, simulations["tempering"], simulations["langevin"])
                 models[kind][seed] = model

@@ -166,7 +166,17 @@ def test_plain_md_comes_from_the_shipped_dataset_once_assembled(tmp_path):
 def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):
     settings = cln025_study.Settings.fast()
     study = cln025_study.Study(frames, tmp_path, settings)
+    # a part of the study, as a second process would run it beside this one: the CGnet of the
+    # second seed needs no teacher, and its rows survive the other study object's writes
+    part = cln025_study.Study(frames, tmp_path, settings)
+    with pytest.raises(ValueError, match="not in the study: .*'seed 7'.*'teacher'"):
+        part.models(kinds=("teacher",), seeds=(7,))
+    assert list(part.models(kinds=("cgnet",), seeds=settings.seeds[1:])) == ["cgnet"]
+    part_stages = sorted(path.name for path in (tmp_path / "cache").glob("*.pt"))
+    assert part_stages == [f"{cln025_study.cgnet_name(settings.seeds[1])}.pt"]
+    part_seconds = part.row("stage", cln025_study.cgnet_name(settings.seeds[1]))["seconds"]
     written = study.export()
+    assert study.row("stage", cln025_study.cgnet_name(settings.seeds[1]))["seconds"] == part_seconds  # kept, not retrained
     grid = cln025_study.spread_grid()
     chosen = study.row("stage", "spread")
     # the calibration picks, among the grid's students, the one closest to the teacher's folded fraction
