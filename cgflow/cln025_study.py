@@ -143,9 +143,13 @@ class Study:
 
     def _save_row(self, key: str, name: str, **values) -> None:
         """Record a row in ``study.json``, merged with the rows that other processes of the same
-        study (:meth:`models` of other kinds or seeds) have written since this one read them."""
+        study (:meth:`models` of other kinds or seeds) have written since this one read them. A
+        row with ``seconds`` (wall time) also records the torch ``threads`` that the stage ran
+        on, so that its cost reads in core-hours."""
         import fcntl  # POSIX; the study's parallel processes run on Linux or macOS
 
+        if "seconds" in values:
+            values["threads"] = torch.get_num_threads()
         path = self.folder / "study.json"
         with open(self._cached("study.lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies

@@ -175,6 +175,7 @@ def test_study_calibrates_trains_exports_and_resumes(frames, tmp_path):
     part_stages = sorted(path.name for path in (tmp_path / "cache").glob("*.pt"))
     assert part_stages == [f"{cln025_study.cgnet_name(settings.seeds[1])}.pt"]
     part_seconds = part.row("stage", cln025_study.cgnet_name(settings.seeds[1]))["seconds"]
+    assert part.row("stage", f"{cln025_study.cgnet_name(settings.seeds[1])}_langevin")["threads"] == torch.get_num_threads()
     written = study.export()
     assert study.row("stage", cln025_study.cgnet_name(settings.seeds[1]))["seconds"] == part_seconds  # kept, not retrained
     grid = cln025_study.spread_grid()

@@ -343,6 +343,30 @@ plt.show()
 """)
 
 md("""
+What did those events cost, against all-atom dynamics of the same protein on the same
+machine? CG nanoseconds and all-atom nanoseconds are not the same time, so the fair currency is
+the event itself: folding and unfolding events per core-hour of computer time. The all-atom
+count comes from the forty plain trajectories above, its cost from the speed measured at the
+top of the chapter; the CG count and cost from the study's record of its Langevin stage (wall
+time times the threads it ran on).
+""")
+
+code("""
+md_events = sum(chignolin.folding_events(md_paths, reference))
+md_ns = sum(map(len, md_paths)) * 0.002
+md_core_hours = md_ns / allatom_speed * 24
+stage = results.row("stage", f"{cln025_study.flow_cgnet_name(spread['spread_points'], seeds[0])}_langevin")
+cg_events = row["folding_events"] + row["unfolding_events"]
+cg_core_hours = stage["seconds"] * stage["threads"] / 3600
+# with no all-atom event, one event in the same time is an upper bound on its rate
+allatom_rate = max(md_events, 1) / md_core_hours
+print(f"all-atom: {md_events} events in {md_ns:.0f} ns, {md_core_hours:.1f} core-hours:"
+      f" {'' if md_events else 'under '}{allatom_rate:.2f} per core-hour")
+print(f"Flow-CGnet: {cg_events} events in {row['langevin_ns']} ns of CG time, {cg_core_hours:.2f} core-hours:"
+      f" {cg_events / cg_core_hours:.0f} per core-hour, {'' if md_events else 'over '}{cg_events / cg_core_hours / allatom_rate:.0f}x the all-atom rate")
+""")
+
+md("""
 ## A student, live
 
 The shipped students took about half an hour each to train. The cell below trains a small one
